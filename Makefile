@@ -1,0 +1,34 @@
+# The two commands: `make run` (whole local system) and `make test` (the suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test reset token jobs dead-letters bench migrate clean-venv
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m devtools.run
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+reset:
+	rm -rf .var/local
+
+token: $(STAMP)
+	$(PY) -m devtools.token $(EMAIL)
+
+migrate: $(STAMP)
+	$(PY) -m devtools.migrate
+
+bench: $(STAMP)
+	$(PY) -m bench.run_all
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Xanadu Rewards: everything the Lambda needs besides the composition root (app.py)."""

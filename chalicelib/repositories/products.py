@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from ..db import Tx
+from ..models import Product, ProductAdmin
+
+_COLUMNS = "id, name, description, category, points_price, usd_price::float8 AS usd_price, sku, rating::float8 AS rating, image_url"
+
+
+def list_active(tx: Tx, category: str | None = None) -> list[Product]:
+    if category is None:
+        rows = tx.fetch(f"SELECT {_COLUMNS} FROM products WHERE active ORDER BY name, id")
+    else:
+        rows = tx.fetch(
+            f"SELECT {_COLUMNS} FROM products WHERE active AND category = :category ORDER BY name, id",
+            category=category,
+        )
+    return [Product.model_validate(r) for r in rows]
+
+
+def get_active(tx: Tx, product_id: UUID) -> Product | None:
+    row = tx.fetch_one(f"SELECT {_COLUMNS} FROM products WHERE id = :id AND active", id=product_id)
+    return Product.model_validate(row) if row else None
+
+
+def get_any(tx: Tx, product_id: UUID) -> ProductAdmin | None:
+    row = tx.fetch_one(f"SELECT {_COLUMNS}, stock, active FROM products WHERE id = :id", id=product_id)
+    return ProductAdmin.model_validate(row) if row else None
+
+
+def categories(tx: Tx) -> list[str]:
+    return [r["category"] for r in tx.fetch("SELECT DISTINCT category FROM products WHERE active ORDER BY category")]
+
+
+def take_stock(tx: Tx, product_id: UUID, quantity: int) -> bool:
+    """Conditional decrement: False when the product is inactive or has fewer than `quantity` left."""
+    return tx.execute(
+        "UPDATE products SET stock = stock - :q, updated_at = now() WHERE id = :id AND active AND stock >= :q",
+        id=product_id, q=quantity,
+    ) == 1
+
+
+def restock(tx: Tx, product_id: UUID, quantity: int) -> None:
+    tx.execute("UPDATE products SET stock = stock + :q, updated_at = now() WHERE id = :id", id=product_id, q=quantity)
+
+
+def insert_if_absent(
+    tx: Tx,
+    *,
+    sku: str,
+    name: str,
+    description: str,
+    category: str,
+    points_price: int,
+    usd_price: float | None,
+    rating: float | None,
+    image_url: str | None,
+    stock: int,
+) -> bool:
+    """Seed/import helper keyed on SKU: True when inserted, False when that SKU already exists."""
+    return tx.execute(
+        "INSERT INTO products (sku, name, description, category, points_price, usd_price, rating, image_url, stock) "
+        "VALUES (:sku, :name, :description, :category, :points_price, :usd_price, :rating, :image_url, :stock) "
+        "ON CONFLICT (sku) DO NOTHING",
+        sku=sku, name=name, description=description, category=category, points_price=points_price,
+        usd_price=usd_price, rating=rating, image_url=image_url, stock=stock,
+    ) == 1

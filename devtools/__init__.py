@@ -1,0 +1,1 @@
+"""Developer tooling: embedded database, emulated AWS, local runner. Never deployed."""
