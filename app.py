@@ -23,6 +23,11 @@ from chalicelib.config import Settings, get_settings
 from chalicelib.db import Database, get_database
 from chalicelib.errors import DomainError, InsufficientPoints, OutOfStock, CartEmpty
 from chalicelib.models import (
+    PartnerCreate,
+    PartnerEnvelope,
+    PartnerIssued,
+    PartnerList,
+    PartnerOut,
     AddToCart,
     AddToCartResult,
     Cart,
@@ -89,6 +94,8 @@ class Services:
         from chalicelib.services.catalog import CatalogService
         from chalicelib.services.checkout import CheckoutService
         from chalicelib.services.members import MemberService
+        from chalicelib.services.idempotency import IdempotencyService
+        from chalicelib.services.partners import PartnerService
         from chalicelib.services.points import PointsService
 
         db, cfg = database(), settings()
@@ -97,6 +104,8 @@ class Services:
         self.cart = CartService(db, cfg)
         self.checkout = CheckoutService(db)
         self.points = PointsService(db, cfg)
+        self.partners = PartnerService(db)
+        self.idempotency = IdempotencyService(db)
 
 
 # -- access control ------------------------------------------------------------------------------
@@ -104,6 +113,8 @@ class Access(Enum):
     PUBLIC = "public"
     MEMBER = "member"
     ADMIN = "admin"
+    # X-Api-Key issued by an admin; checked by the app (works the same in chalice local and AWS).
+    PARTNER = "partner"
 
 
 def _cognito_authorizer() -> CognitoUserPoolAuthorizer | None:
@@ -127,6 +138,7 @@ _AUTHORIZER = _cognito_authorizer()
 class Call:
     principal: Principal | None = None
     member_id: uuid.UUID | None = None
+    partner: Any = None
 
 
 _call: contextvars.ContextVar[Call] = contextvars.ContextVar("call")
@@ -146,6 +158,13 @@ def member_id() -> uuid.UUID:
     return call.member_id
 
 
+def partner() -> Any:
+    """The calling partner (chalicelib.services.partners.Partner)."""
+    current = _call.get().partner
+    assert current is not None, "route declared without partner access"
+    return current
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -155,6 +174,20 @@ def body(model: type[M], *, allow_empty: bool = False) -> M:
 
 def query() -> dict[str, str]:
     return app.current_request.query_params or {}
+
+
+def idempotent(scope: str, parsed_body: Any, operation: Callable[[Any], tuple[int, Any]]) -> Response:
+    """Run `operation(tx)` once per (scope, Idempotency-Key); replays carry `Idempotency-Replay: true`."""
+    from chalicelib.services.idempotency import fingerprint, validate_key
+
+    request = app.current_request
+    key = validate_key(request.headers.get("idempotency-key"))
+    payload = parsed_body.model_dump(mode="json") if isinstance(parsed_body, BaseModel) else parsed_body
+    outcome = services().idempotency.execute(
+        scope, key, fingerprint(request.method, request.path, payload), operation
+    )
+    headers = {"Idempotency-Replay": "true"} if outcome.replayed else None
+    return http.json_response(outcome.body, outcome.status, headers)
 
 
 # -- route registration ---------------------------------------------------------------------------
@@ -201,7 +234,9 @@ def route(
                     from chalicelib.errors import PayloadTooLarge
 
                     raise PayloadTooLarge(f"Request body exceeds {settings().max_body_bytes} bytes.")
-                if access is not Access.PUBLIC:
+                if access is Access.PARTNER:
+                    _call.get().partner = services().partners.authenticate(request.headers.get("x-api-key"))
+                elif access is not Access.PUBLIC:
                     auth = authenticator()
                     check = auth.admin if access is Access.ADMIN else auth.principal
                     _call.get().principal = check(request.headers, request.context)
@@ -214,7 +249,7 @@ def route(
             finally:
                 _call.reset(token)
 
-        authorizer = _AUTHORIZER if access is not Access.PUBLIC else None
+        authorizer = _AUTHORIZER if access in (Access.MEMBER, Access.ADMIN) else None
         app.route(path, methods=methods, cors=CORS, authorizer=authorizer)(endpoint)
         return endpoint
 
@@ -365,6 +400,28 @@ def checkout() -> Response:
         txId=placed.ledger_entry_id, orderId=placed.order_id,
         totalPoints=placed.total_points, previousBalance=placed.previous_balance,
     ))
+
+
+# -- partners (admin) -----------------------------------------------------------------------------
+@route("/admin/partners", ["POST"], access=Access.ADMIN, request=PartnerCreate, responses={201: PartnerIssued})
+def issue_partner_key() -> Response:
+    """Register a partner and issue its API key (shown once, stored only as a hash)."""
+    wanted = body(PartnerCreate)
+    row, api_key = services().partners.issue(wanted.name, wanted.kind, principal().email)
+    return http.json_response(PartnerIssued(partner=PartnerOut.model_validate(row), api_key=api_key), 201)
+
+
+@route("/admin/partners", access=Access.ADMIN, responses={200: PartnerList})
+def list_partners() -> Response:
+    """Partners and whether their keys are revoked (never the keys)."""
+    return http.json_response(PartnerList(partners=[PartnerOut.model_validate(p) for p in services().partners.list()]))
+
+
+@route("/admin/partners/{partner_id}", ["DELETE"], access=Access.ADMIN, responses={200: PartnerEnvelope, 404: None})
+def revoke_partner_key(partner_id: str) -> Response:
+    """Revoke a partner's key; repeating it is harmless."""
+    row = services().partners.revoke(http.parse_uuid(partner_id, "partner"))
+    return http.json_response(PartnerEnvelope(partner=PartnerOut.model_validate(row)))
 
 
 # -- operations -----------------------------------------------------------------------------------

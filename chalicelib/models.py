@@ -261,3 +261,31 @@ class ErrorBody(Out):
     error: str
     code: str
     details: list[dict] = []
+
+
+# -- partners --------------------------------------------------------------------------------
+class PartnerCreate(Body):
+    name: str = Field(..., min_length=1, max_length=200)
+    kind: Literal["STORE", "WAREHOUSE", "DELIVERY"]
+
+
+class PartnerOut(Out):
+    id: UUID
+    name: str
+    kind: str
+    key_prefix: str
+    created_at: UtcTimestamp
+    revoked_at: UtcTimestamp | None = None
+
+
+class PartnerEnvelope(Out):
+    partner: PartnerOut
+
+
+class PartnerIssued(Out):
+    partner: PartnerOut
+    api_key: str
+
+
+class PartnerList(Out):
+    partners: list[PartnerOut]
