@@ -22,7 +22,13 @@ reset:
 	rm -rf .var/local
 
 token: $(STAMP)
-	$(PY) -m devtools.token $(EMAIL)
+	$(PY) -m devtools.token $(EMAIL) $(if $(PASSWORD),--password '$(PASSWORD)')
+
+jobs: $(STAMP)
+	$(PY) -m devtools.jobs $(or $(ARGS),list)
+
+dead-letters: $(STAMP)
+	$(PY) -m devtools.jobs dead-letters $(if $(REDRIVE),--redrive)
 
 migrate: $(STAMP)
 	$(PY) -m devtools.migrate
