@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -88,6 +87,8 @@ class JwksCache:
             return self._keys[kid]
 
     def _refresh(self) -> None:
+        import urllib.request  # deferred: only needed when keys are (re)fetched, never at cold start
+
         from jwt.algorithms import RSAAlgorithm
 
         try:

@@ -15,12 +15,15 @@ import socket
 import ssl
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.native
+from pg8000 import core as _wire
 from pg8000.exceptions import DatabaseError, InterfaceError
+from pg8000.native import to_statement
 
 from .config import Settings, get_settings
 from .errors import DatabaseUnavailable
@@ -134,30 +137,62 @@ class CredentialSource:
         return params.user, token
 
 
+@lru_cache(maxsize=1024)
+def _compiled(sql: str) -> tuple[str, Any]:
+    """pg8000 rewrites :named parameters in pure Python on every call; our SQL is a fixed set of strings."""
+    return to_statement(sql)
+
+
+def run(conn: pg8000.native.Connection, sql: str, params: dict[str, Any]) -> Any:
+    """One statement in one network round trip, on the unnamed statement (nothing to pin a proxy session).
+
+    pg8000's own `run` spends three round trips per parameterised statement (Parse+Sync,
+    Describe+Sync, Bind+Execute+Sync). The extended protocol allows Parse, Bind, Describe(portal),
+    Execute and one Sync in a single flight; the server still infers parameter types exactly as
+    before (no oids are sent). This relies on pg8000's wire helpers, which is why pg8000 is pinned.
+    """
+    if not params:
+        context = conn.execute_simple(sql)
+    else:
+        statement, make_vals = _compiled(sql)
+        context = _wire.Context(statement)
+        conn.send_PARSE(_wire.NULL_BYTE, statement, ())
+        conn.send_BIND(_wire.NULL_BYTE, _wire.make_params(conn.py_types, make_vals(params)))
+        conn._send_message(_wire.DESCRIBE, _wire.PORTAL + _wire.NULL_BYTE)
+        conn.send_EXECUTE()
+        _wire._write(conn._sock, _wire.SYNC_MSG)
+        _wire._flush(conn._sock)
+        conn.handle_messages(context)
+    conn._context = context
+    return context
+
+
 class Tx:
     """A unit of work on one connection. Rows come back as dicts keyed by column name."""
 
     def __init__(self, conn: pg8000.native.Connection):
         self._conn = conn
 
+    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        return run(self._conn, sql, params)
+
     def fetch(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        rows = self._conn.run(sql, **params)
-        if not rows:
+        context = self._run(sql, params)
+        if not context.rows:
             return []
-        names = [c["name"] for c in self._conn.columns]
-        return [dict(zip(names, row)) for row in rows]
+        names = [c["name"] for c in context.columns]
+        return [dict(zip(names, row)) for row in context.rows]
 
     def fetch_one(self, sql: str, **params: Any) -> dict[str, Any] | None:
         rows = self.fetch(sql, **params)
         return rows[0] if rows else None
 
     def fetch_value(self, sql: str, **params: Any) -> Any:
-        rows = self._conn.run(sql, **params)
+        rows = self._run(sql, params).rows
         return rows[0][0] if rows else None
 
     def execute(self, sql: str, **params: Any) -> int:
-        self._conn.run(sql, **params)
-        return self._conn.row_count
+        return self._run(sql, params).row_count
 
     def run_script(self, sql: str) -> None:
         """Several statements at once (simple query protocol); for migrations, never for user input."""
@@ -171,14 +206,14 @@ class Database:
         self._idle: list[pg8000.native.Connection] = []
         self._lock = threading.Lock()
         self._max_idle = max_idle
+        self._ssl: ssl.SSLContext | None = None
 
     # -- connections -------------------------------------------------------------------
     def _connect(self, refresh_credentials: bool = False) -> pg8000.native.Connection:
         params = connect_params(self._settings)
         user, password = self._credentials.password(params, refresh=refresh_credentials)
-        ssl_context: ssl.SSLContext | None = None
-        if params.tls:
-            ssl_context = ssl.create_default_context(cafile=self._settings.db_ca_file)
+        # False, not None: pg8000 treats None as "try unverified TLS first".
+        ssl_context: ssl.SSLContext | bool = self._tls_context() if params.tls else False
         try:
             return pg8000.native.Connection(
                 user=user,
@@ -196,6 +231,12 @@ class Database:
                 return self._connect(refresh_credentials=True)  # the secret was rotated
             log.error("database connect failed", extra={"error": type(exc).__name__})
             raise DatabaseUnavailable() from exc
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """Verified TLS (certificate chain and host name), built once per container."""
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context(cafile=self._settings.db_ca_file)
+        return self._ssl
 
     def _acquire(self) -> tuple[pg8000.native.Connection, bool]:
         """A connection and whether it came from the idle pool (and so may be stale)."""
@@ -215,7 +256,7 @@ class Database:
         """Run the first statement of a unit of work, reconnecting once if the pooled connection died."""
         conn, reused = self._acquire()
         try:
-            return conn, conn.run(first_sql, **params)
+            return conn, run(conn, first_sql, params)
         except Exception as exc:
             _close_quietly(conn)
             if not (_is_dead_connection(exc) and reused):
@@ -223,7 +264,7 @@ class Database:
             log.warning("database connection dropped; reconnecting once")
         conn = self._connect()
         try:
-            return conn, conn.run(first_sql, **params)
+            return conn, run(conn, first_sql, params)
         except Exception as exc:
             _close_quietly(conn)
             raise _map_failure(exc) from exc
@@ -231,7 +272,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """Services own transactions: `with db.transaction() as tx:` commits or rolls back as one."""
-        conn, _ = self._start("START TRANSACTION", {})
+        conn, _ = self._start("START TRANSACTION", {})  # simple protocol: one round trip
         try:
             yield Tx(conn)
             conn.run("COMMIT")
@@ -292,20 +333,9 @@ class _ReaderTx(Tx):
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
         if self.conn is None:
-            self.conn, rows = self._db._start(sql, params)
-            return rows
-        return self.conn.run(sql, **params)
-
-    def fetch(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        rows = self._run(sql, params)
-        if not rows:
-            return []
-        names = [c["name"] for c in self._conn.columns]
-        return [dict(zip(names, row)) for row in rows]
-
-    def fetch_value(self, sql: str, **params: Any) -> Any:
-        rows = self._run(sql, params)
-        return rows[0][0] if rows else None
+            self.conn, context = self._db._start(sql, params)
+            return context
+        return run(self.conn, sql, params)
 
     def execute(self, sql: str, **params: Any) -> int:
         raise TypeError("reader() is for reads; use transaction() to write")
