@@ -1,7 +1,9 @@
+"""Orders, their lines and their status history."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from ..db import Tx
@@ -19,12 +21,34 @@ class NewLine:
     unit_points_price: int
 
 
-def create(tx: Tx, member_id: UUID, lines: Iterable[NewLine], source: str = "CHECKOUT") -> UUID:
+@dataclass(frozen=True)
+class OrderHead:
+    """The order row without lines: what a status transition needs."""
+
+    id: UUID
+    member_id: UUID
+    status: OrderStatus
+    total_points: int
+    payment_entry_id: UUID | None
+
+
+@dataclass(frozen=True)
+class StockLine:
+    product_id: UUID
+    quantity: int
+
+
+_HEAD = "id, member_id, status, total_points, payment_entry_id"
+
+
+def create(tx: Tx, member_id: UUID, lines: Iterable[NewLine], source: str = "CHECKOUT",
+           payment_entry_id: UUID | None = None) -> UUID:
     lines = list(lines)
     total = sum(l.quantity * l.unit_points_price for l in lines)
     order_id = tx.fetch_value(
-        "INSERT INTO orders (member_id, status, source, total_points) VALUES (:m, 'PENDING', :s, :t) RETURNING id",
-        m=member_id, s=source, t=total,
+        "INSERT INTO orders (member_id, status, source, total_points, payment_entry_id) "
+        "VALUES (:m, 'PENDING', :s, :t, :p) RETURNING id",
+        m=member_id, s=source, t=total, p=payment_entry_id,
     )
     # One statement for all lines (pg8000 sends lists as arrays).
     tx.execute(
@@ -43,43 +67,96 @@ def create(tx: Tx, member_id: UUID, lines: Iterable[NewLine], source: str = "CHE
     return order_id
 
 
+def attach_payment(tx: Tx, order_id: UUID, entry_id: UUID) -> None:
+    """Record the debit that paid for the order (written after the order row, which the debit references)."""
+    tx.execute("UPDATE orders SET payment_entry_id = :e WHERE id = :o", o=order_id, e=entry_id)
+
+
+def lock(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> OrderHead | None:
+    """Row-lock the order for a status change; with `member_id`, only if it is that member's."""
+    row = tx.fetch_one(
+        f"SELECT {_HEAD} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m) FOR UPDATE",
+        o=order_id, m=member_id,
+    )
+    return OrderHead(**row) if row else None
+
+
+def head(tx: Tx, order_id: UUID) -> OrderHead | None:
+    row = tx.fetch_one(f"SELECT {_HEAD} FROM orders WHERE id = :o", o=order_id)
+    return OrderHead(**row) if row else None
+
+
+def stock_lines(tx: Tx, order_id: UUID) -> list[StockLine]:
+    """Lines in product-id order: the global lock order for product rows (see ordering.place_order)."""
+    rows = tx.fetch("SELECT product_id, quantity FROM order_lines WHERE order_id = :o ORDER BY product_id", o=order_id)
+    return [StockLine(r["product_id"], r["quantity"]) for r in rows]
+
+
+def set_status(tx: Tx, order_id: UUID, status: OrderStatus, reason: str | None = None) -> datetime:
+    """Status and its history row in one statement; returns when it happened (the history row's time)."""
+    return tx.fetch_value(
+        "WITH moved AS (UPDATE orders SET status = :s, updated_at = now() WHERE id = :o RETURNING id) "
+        "INSERT INTO order_status_history AS h (order_id, status, reason) SELECT id, :s, :r FROM moved "
+        "ON CONFLICT (order_id, status) DO UPDATE SET reason = COALESCE(EXCLUDED.reason, h.reason) RETURNING at",
+        o=order_id, s=status, r=reason,
+    )
+
+
+# -- reads -------------------------------------------------------------------------------------
+_ORDER_COLUMNS = "id, member_id, status, total_points, created_at, updated_at"
+
+
 def get(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> Order | None:
     """The order with its lines and history; with `member_id`, only if it belongs to that member."""
     row = tx.fetch_one(
-        "SELECT id, member_id, status, total_points, created_at, updated_at FROM orders "
-        "WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m)",
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m)",
         o=order_id, m=member_id,
     )
-    if row is None:
-        return None
-    lines = tx.fetch(
-        "SELECT product_id AS item_id, product_name AS name, quantity, unit_points_price FROM order_lines "
-        "WHERE order_id = :o ORDER BY product_name, product_id",
-        o=order_id,
-    )
-    history = tx.fetch("SELECT status, at FROM order_status_history WHERE order_id = :o ORDER BY at, status", o=order_id)
-    return Order(
-        **row,
-        items=[OrderLine.model_validate(l) for l in lines],
-        history=[StatusChange.model_validate(h) for h in history],
-    )
+    return _with_details(tx, [row])[0] if row else None
 
 
 def list_for_member(tx: Tx, member_id: UUID, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
     after = paging.decode(cursor)
     rows = tx.fetch(
-        "SELECT id, created_at FROM orders WHERE member_id = :m "
-        "AND (CAST(:at AS timestamptz) IS NULL OR (created_at, id) < (:at, :id)) "
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE member_id = :m "
+        "AND (CAST(:at AS timestamptz) IS NULL OR (created_at, id) < (CAST(:at AS timestamptz), CAST(:id AS uuid))) "
         "ORDER BY created_at DESC, id DESC LIMIT :n",
         m=member_id, at=after[0] if after else None, id=after[1] if after else None, n=limit + 1,
     )
     rows, next_cursor = paging.page(rows, limit, lambda r: (r["created_at"], r["id"]))
-    orders = [o for o in (get(tx, r["id"]) for r in rows) if o is not None]
-    return orders, next_cursor
+    return _with_details(tx, rows), next_cursor
 
 
-def set_status(tx: Tx, order_id: UUID, status: OrderStatus) -> None:
-    tx.execute("UPDATE orders SET status = :s, updated_at = now() WHERE id = :o", o=order_id, s=status)
-    tx.execute(
-        "INSERT INTO order_status_history (order_id, status) VALUES (:o, :s) ON CONFLICT DO NOTHING", o=order_id, s=status
+def list_by_status(tx: Tx, status: OrderStatus | None, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
+    """All members' orders, newest first, optionally of one status (admin)."""
+    after = paging.decode(cursor)
+    rows = tx.fetch(
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE (CAST(:s AS text) IS NULL OR status = :s) "
+        "AND (CAST(:at AS timestamptz) IS NULL OR (created_at, id) < (CAST(:at AS timestamptz), CAST(:id AS uuid))) "
+        "ORDER BY created_at DESC, id DESC LIMIT :n",
+        s=status, at=after[0] if after else None, id=after[1] if after else None, n=limit + 1,
     )
+    rows, next_cursor = paging.page(rows, limit, lambda r: (r["created_at"], r["id"]))
+    return _with_details(tx, rows), next_cursor
+
+
+def _with_details(tx: Tx, rows: list[dict]) -> list[Order]:
+    """Lines and history of a page of orders in two queries (not two per order)."""
+    if not rows:
+        return []
+    ids = [str(r["id"]) for r in rows]
+    lines: dict[UUID, list[OrderLine]] = {}
+    for l in tx.fetch(
+        "SELECT order_id, product_id AS item_id, product_name AS name, quantity, unit_points_price FROM order_lines "
+        "WHERE order_id = ANY(CAST(:ids AS uuid[])) ORDER BY order_id, product_name, product_id",
+        ids=ids,
+    ):
+        lines.setdefault(l.pop("order_id"), []).append(OrderLine.model_validate(l))
+    history: dict[UUID, list[StatusChange]] = {}
+    for h in tx.fetch(
+        "SELECT order_id, status, at FROM order_status_history WHERE order_id = ANY(CAST(:ids AS uuid[])) "
+        "ORDER BY order_id, at, status",
+        ids=ids,
+    ):
+        history.setdefault(h.pop("order_id"), []).append(StatusChange.model_validate(h))
+    return [Order(**r, items=lines.get(r["id"], []), history=history.get(r["id"], [])) for r in rows]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from typing import Callable
 from uuid import UUID
 
 from ..db import Database
@@ -9,8 +10,10 @@ from .ordering import PlacedOrder, place_order
 
 
 class CheckoutService:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, on_commit: Callable[[], None] | None = None):
         self._db = db
+        # Called after a successful checkout committed: relays its OrderCreated event now (best effort).
+        self._on_commit = on_commit
 
     def checkout(self, member_id: UUID) -> PlacedOrder:
         """All or nothing, except that the cart is emptied either way (the frontend re-posts it).
@@ -27,7 +30,7 @@ class CheckoutService:
                     orders.NewLine(c.product_id, c.name, c.description, c.image_url, c.quantity, c.points_price)
                     for c in claimed
                 ]
-                return place_order(tx, member_id, lines, "CHECKOUT")
+                placed = place_order(tx, member_id, lines, "CHECKOUT")
         except CartEmpty:
             raise
         except Exception:
@@ -35,3 +38,6 @@ class CheckoutService:
             with self._db.transaction() as tx:
                 cart.clear(tx, member_id)
             raise
+        if self._on_commit is not None:
+            self._on_commit()
+        return placed

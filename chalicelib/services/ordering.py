@@ -31,10 +31,27 @@ def place_order(tx: Tx, member_id: UUID, lines: list[orders.NewLine], source: st
     order_id = orders.create(tx, member_id, lines, source)
     total = sum(l.quantity * l.unit_points_price for l in lines)
     posting = ledger.debit(tx, member_id, "SPEND", total, f"Order {order_id}", order_id=order_id)
+    orders.attach_payment(tx, order_id, posting.entry.id)
+    announce_created(tx, order_id, member_id, total, lines)
+    return PlacedOrder(order_id, posting.entry.id, total, posting.previous_balance, posting.balance)
+
+
+def order_from_hold(tx: Tx, member_id: UUID, lines: list[orders.NewLine], hold_entry_id: UUID) -> UUID:
+    """An order for stock and points already held (a reservation): no stock taken, nothing charged again.
+
+    The hold's debit becomes the order's payment, so cancelling the order refunds exactly it
+    (and the unique index on orders.payment_entry_id refuses a second order from one hold).
+    """
+    order_id = orders.create(tx, member_id, lines, "RESERVATION", payment_entry_id=hold_entry_id)
+    total = sum(l.quantity * l.unit_points_price for l in lines)
+    announce_created(tx, order_id, member_id, total, lines)
+    return order_id
+
+
+def announce_created(tx: Tx, order_id: UUID, member_id: UUID, total: int, lines: list[orders.NewLine]) -> None:
     outbox.add(tx, "OrderCreated", order_id, {
         "order_id": str(order_id),
         "member_id": str(member_id),
         "total_points": total,
         "items": [{"item_id": str(l.product_id), "quantity": l.quantity} for l in lines],
     })
-    return PlacedOrder(order_id, posting.entry.id, total, posting.previous_balance, posting.balance)
