@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, TypeVar
 
-from chalice import Chalice, CORSConfig, CognitoUserPoolAuthorizer, Response
+from chalice import Chalice, CORSConfig, CognitoUserPoolAuthorizer, Cron, Response
 from pydantic import BaseModel
 
 from chalicelib import http, logs
@@ -45,9 +45,34 @@ from chalicelib.models import (
     TransactionEnvelope,
     TransactionList,
 )
+from chalicelib.order_models import (
+    DeadLetterList,
+    OrderCreate,
+    OrderEnvelope,
+    OrderList,
+    RedriveRequest,
+    RedriveResult,
+    ReservationCreate,
+    ReservationEnvelope,
+)
+from chalicelib.models import (  # points and admin (docs/points.md)
+    AdjustmentRequest,
+    AdjustmentResult,
+    AdminProductEnvelope,
+    AdminProductList,
+    CustomerCreate,
+    CustomerEnvelope,
+    CustomerList,
+    LiabilityReport,
+    ProductCreate,
+    ProductUpdate,
+    PurchaseRequest,
+    PurchaseResult,
+    StockUpdate,
+)
 
-app = Chalice(app_name="xanadu-rewards")
-app.log.setLevel("INFO")
+# Our own JSON logging (chalicelib.logs) replaces Chalice's plain-text handler.
+app = Chalice(app_name="xanadu-rewards", configure_logs=False)
 log = logs.get_logger("xanadu.app")
 
 CORS = CORSConfig(
@@ -102,10 +127,51 @@ class Services:
         self.catalog = CatalogService(db)
         self.members = MemberService(db, cfg)
         self.cart = CartService(db, cfg)
-        self.checkout = CheckoutService(db)
+        self.checkout = CheckoutService(db, on_commit=lambda: self.relay.kick())
         self.points = PointsService(db, cfg)
         self.partners = PartnerService(db)
         self.idempotency = IdempotencyService(db)
+        self._orders_in_motion(db, cfg)
+        self._points_and_admin(db, cfg)
+
+    def _orders_in_motion(self, db: Database, cfg: Settings) -> None:
+        """Orders, reservations, the outbox relay, the order-events processor (docs/orders.md)."""
+        from chalicelib.notifications import Notifier
+        from chalicelib.services.dead_letters import DeadLetterService
+        from chalicelib.services.fulfilment import FulfilmentClient
+        from chalicelib.services.housekeeping import Housekeeping
+        from chalicelib.services.orders import OrderService
+        from chalicelib.services.processor import OrderEventProcessor
+        from chalicelib.services.queues import Sqs
+        from chalicelib.services.relay import OutboxRelay
+        from chalicelib.services.reservations import ReservationService
+
+        sqs = Sqs(cfg)
+        self.relay = OutboxRelay(db, cfg, sqs)
+        self.orders = OrderService(db, self.relay)
+        self.reservations = ReservationService(db, cfg)
+        self.order_events = OrderEventProcessor(db, cfg, sqs, FulfilmentClient(cfg), Notifier(cfg), self.relay)
+        self.dead_letters = DeadLetterService(cfg, sqs)
+        self.housekeeping = Housekeeping(db, self.idempotency)
+
+    def _points_and_admin(self, db: Database, cfg: Settings) -> None:
+        """Earning, expiry, tiers, reconciliation, customers, catalog admin, reports (docs/points.md)."""
+        from chalicelib.notifications import Notifier
+        from chalicelib.services.customers import CustomerService
+        from chalicelib.services.earning import EarningService
+        from chalicelib.services.expiry import ExpiryService
+        from chalicelib.services.products_admin import ProductAdminService
+        from chalicelib.services.reconciliation import ReconciliationService
+        from chalicelib.services.reports import ReportService
+        from chalicelib.services.tiers import TierService
+
+        self.earning = EarningService(db, cfg)
+        self.expiry = ExpiryService(db, cfg, Notifier(cfg))
+        self.tiers = TierService(db, cfg)
+        self.reconciliation = ReconciliationService(db, cfg)
+        self.customers = CustomerService(db, cfg, self.members)
+        self.products_admin = ProductAdminService(db)
+        self.reports = ReportService(db)
 
 
 # -- access control ------------------------------------------------------------------------------
@@ -327,9 +393,8 @@ def customer_profile() -> Response:
 
 @route("/prod/points", access=Access.MEMBER, responses={200: PointsSummary, 401: None})
 def points_balance() -> Response:
-    """Balance (`points`), lifetime earned and tier."""
-    member = services().points.summary(member_id())
-    return http.json_response(PointsSummary(points=member.balance, lifetime_earned=member.lifetime_earned, tier=member.tier))
+    """Balance (`points`), lifetime earned, tier and progress, points expiring in the next 90 days."""
+    return http.json_response(services().points.summary(member_id()))
 
 
 @route("/prod/points/tx", access=Access.MEMBER, responses={200: TransactionList, 401: None}, query=("limit", "cursor"))
@@ -440,3 +505,290 @@ def openapi() -> Response:
     from chalicelib.openapi import build_spec
 
     return http.json_response(_once("openapi", lambda: build_spec(ROUTES)))
+
+
+# -- orders ---------------------------------------------------------------------------------------
+@route("/prod/orders", ["POST"], access=Access.MEMBER, request=OrderCreate, idempotent=True,
+       responses={201: OrderEnvelope, 400: None, 404: None, 409: None})
+def create_order() -> Response:
+    """Order catalog items with points (Idempotency-Key required); confirmed asynchronously."""
+    wanted = body(OrderCreate)
+    me = member_id()
+    response = idempotent(f"orders:{me}", wanted, lambda tx: (
+        201, OrderEnvelope(order=services().orders.place(tx, me, wanted.items)).model_dump(mode="json")))
+    services().orders.relay_events_now()
+    return response
+
+
+@route("/prod/orders", access=Access.MEMBER, responses={200: OrderList}, query=("limit", "cursor"))
+def list_orders() -> Response:
+    """The member's orders with their lines and status history, newest first, paged."""
+    found, next_cursor = services().orders.list(member_id(), http.parse_limit(query()), query().get("cursor"))
+    return http.json_response(OrderList(orders=found, next_cursor=next_cursor))
+
+
+@route("/prod/orders/{order_id}", access=Access.MEMBER, responses={200: OrderEnvelope, 404: None})
+def get_order(order_id: str) -> Response:
+    """One of the member's orders; someone else's is 404."""
+    order = services().orders.get(member_id(), http.parse_uuid(order_id, "order"))
+    return http.json_response(OrderEnvelope(order=order))
+
+
+@route("/prod/orders/{order_id}/cancel", ["POST"], access=Access.MEMBER,
+       responses={200: OrderEnvelope, 404: None, 409: None})
+def cancel_order(order_id: str) -> Response:
+    """Cancel before packing: points refunded, stock restored; 409 INVALID_TRANSITION once packed."""
+    order = services().orders.cancel(member_id(), http.parse_uuid(order_id, "order"))
+    return http.json_response(OrderEnvelope(order=order))
+
+
+# -- reservations ---------------------------------------------------------------------------------
+@route("/prod/reservations", ["POST"], access=Access.MEMBER, request=ReservationCreate,
+       responses={201: ReservationEnvelope, 400: None, 404: None, 409: None})
+def create_reservation() -> Response:
+    """Hold stock and points for 15 minutes."""
+    wanted = body(ReservationCreate)
+    held = services().reservations.hold(member_id(), wanted.item_id, wanted.quantity)
+    return http.json_response(ReservationEnvelope(reservation=held), 201)
+
+
+@route("/prod/reservations/{reservation_id}/purchase", ["POST"], access=Access.MEMBER, idempotent=True,
+       responses={201: OrderEnvelope, 400: None, 404: None, 409: None})
+def purchase_reservation(reservation_id: str) -> Response:
+    """Turn a live hold into an order, without charging again (Idempotency-Key required)."""
+    held_id = http.parse_uuid(reservation_id, "reservation")
+    me = member_id()
+    response = idempotent(f"orders:{me}", {}, lambda tx: (
+        201, OrderEnvelope(order=services().reservations.purchase(tx, me, held_id)).model_dump(mode="json")))
+    services().orders.relay_events_now()
+    return response
+
+
+@route("/prod/reservations/{reservation_id}", ["DELETE"], access=Access.MEMBER,
+       responses={200: ReservationEnvelope, 404: None, 409: None})
+def release_reservation(reservation_id: str) -> Response:
+    """Release a hold: points refunded, stock restored; releasing again is a no-op."""
+    released = services().reservations.release(member_id(), http.parse_uuid(reservation_id, "reservation"))
+    return http.json_response(ReservationEnvelope(reservation=released))
+
+
+# -- partner callbacks ----------------------------------------------------------------------------
+@route("/partner/orders/{order_id}/packed", ["POST"], access=Access.PARTNER,
+       responses={200: OrderEnvelope, 404: None, 409: None})
+def partner_order_packed(order_id: str) -> Response:
+    """A warehouse partner reports the order packed; repeating it is a no-op."""
+    from chalicelib.services.lifecycle import Action
+
+    partner().require("WAREHOUSE")
+    order = services().orders.advance(http.parse_uuid(order_id, "order"), Action.PACK, partner().name)
+    return http.json_response(OrderEnvelope(order=order))
+
+
+@route("/partner/orders/{order_id}/delivered", ["POST"], access=Access.PARTNER,
+       responses={200: OrderEnvelope, 404: None, 409: None})
+def partner_order_delivered(order_id: str) -> Response:
+    """A delivery partner reports the order delivered; repeating it is a no-op."""
+    from chalicelib.services.lifecycle import Action
+
+    partner().require("DELIVERY")
+    order = services().orders.advance(http.parse_uuid(order_id, "order"), Action.DELIVER, partner().name)
+    return http.json_response(OrderEnvelope(order=order))
+
+
+# -- admin: orders and dead letters ---------------------------------------------------------------
+@route("/admin/orders", access=Access.ADMIN, responses={200: OrderList}, query=("status", "limit", "cursor"))
+def admin_orders() -> Response:
+    """All orders, newest first, optionally of one status."""
+    from chalicelib.services.lifecycle import parse_status
+
+    status = parse_status(query().get("status"))
+    found, next_cursor = services().orders.list_all(status, http.parse_limit(query()), query().get("cursor"))
+    return http.json_response(OrderList(orders=found, next_cursor=next_cursor))
+
+
+@route("/admin/dead-letters", access=Access.ADMIN, responses={200: DeadLetterList})
+def admin_dead_letters() -> Response:
+    """Messages order-events gave up on (up to 100), without consuming them."""
+    return http.json_response(DeadLetterList(dead_letters=services().dead_letters.peek()))
+
+
+@route("/admin/dead-letters/redrive", ["POST"], access=Access.ADMIN, request=RedriveRequest,
+       responses={200: RedriveResult})
+def admin_redrive_dead_letters() -> Response:
+    """Move dead letters back to order-events (body optional: {"limit": n}, default 100)."""
+    wanted = body(RedriveRequest, allow_empty=True)
+    return http.json_response(RedriveResult(redriven=services().dead_letters.redrive(wanted.limit)))
+
+
+# -- async: SQS and schedules (orders) ------------------------------------------------------------
+def _event_context(event_id: str | None) -> Any:
+    """Handlers outside HTTP log like requests do: JSON lines carrying an id (the event's)."""
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    return logs.request_id_var.set(event_id or str(uuid.uuid4()))
+
+
+@app.on_sqs_message(queue="order-events", batch_size=10, name="process_order_events")
+def process_order_events(event: Any) -> dict[str, Any]:
+    """OrderCreated -> confirm/fail, OrderStatusChanged -> email; see chalicelib/services/processor.py."""
+    token = _event_context(None)
+    try:
+        context = event.context
+        remaining = getattr(context, "get_remaining_time_in_millis", None) if context is not None else None
+        return services().order_events.handle_batch(event.to_dict()["Records"], remaining)
+    finally:
+        logs.request_id_var.reset(token)
+
+
+@app.schedule("rate(1 minute)", name="relay_outbox")
+def relay_outbox(event: Any) -> dict[str, int]:
+    """Publish outbox events to order-events (what the after-commit attempts did not)."""
+    token = _event_context(event.to_dict().get("id"))
+    try:
+        return services().relay.publish_pending().as_dict()
+    finally:
+        logs.request_id_var.reset(token)
+
+
+@app.schedule("rate(5 minutes)", name="release_expired_reservations")
+def release_expired_reservations(event: Any) -> dict[str, int]:
+    """Release reservations whose 15 minutes are up: points refunded, stock restored."""
+    token = _event_context(event.to_dict().get("id"))
+    try:
+        return {"released": services().reservations.expire_due()}
+    finally:
+        logs.request_id_var.reset(token)
+
+
+@app.schedule("rate(1 hour)", name="housekeeping")
+def housekeeping(event: Any) -> dict[str, int]:
+    """Purge idempotency keys past 24 h, published outbox rows and old processed-event ids."""
+    token = _event_context(event.to_dict().get("id"))
+    try:
+        return services().housekeeping.run()
+    finally:
+        logs.request_id_var.reset(token)
+
+
+# -- partner purchases ----------------------------------------------------------------------------
+@route("/partner/purchases", ["POST"], access=Access.PARTNER, request=PurchaseRequest,
+       responses={201: PurchaseResult, 200: PurchaseResult, 400: None, 401: None, 403: None, 404: None, 409: None})
+def partner_purchase() -> Response:
+    """A store partner reports a purchase; points are credited once per (partner, external_id)."""
+    partner().require("STORE")
+    recorded = services().earning.record(partner().id, body(PurchaseRequest))
+    return http.json_response(recorded.result, 201 if recorded.created else 200)
+
+
+# -- admin: customers, adjustments, products, reports ---------------------------------------------
+@route("/customers", access=Access.ADMIN, responses={200: CustomerList}, query=("q", "limit", "cursor"))
+def admin_customers() -> Response:
+    """Members, newest first; `q` searches email and name."""
+    found, next_cursor = services().customers.search(query().get("q"), http.parse_limit(query()), query().get("cursor"))
+    return http.json_response(CustomerList(customers=found, next_cursor=next_cursor))
+
+
+@route("/customers", ["POST"], access=Access.ADMIN, request=CustomerCreate,
+       responses={201: CustomerEnvelope, 400: None, 409: None})
+def admin_create_customer() -> Response:
+    """In-store sign-up: the member exists before their first sign-in (409 MEMBER_EXISTS if the email does)."""
+    customer = services().customers.create(body(CustomerCreate))
+    return http.json_response(CustomerEnvelope(customer=customer), 201)
+
+
+@route("/customers/{customer_id}", access=Access.ADMIN, responses={200: CustomerEnvelope, 404: None})
+def admin_customer(customer_id: str) -> Response:
+    """One member with balance, tier, qualifying points and what expires soon."""
+    customer = services().customers.get(http.parse_uuid(customer_id, "customer"))
+    return http.json_response(CustomerEnvelope(customer=customer))
+
+
+@route("/prod/points/tx", ["POST"], access=Access.ADMIN, request=AdjustmentRequest, idempotent=True,
+       responses={201: AdjustmentResult, 400: None, 404: None, 409: None})
+def admin_adjust_points() -> Response:
+    """Adjust a member's points (signed, never below zero, reason required; Idempotency-Key required)."""
+    wanted = body(AdjustmentRequest)
+    admin = principal().email
+    return idempotent(f"admin:{admin}:adjust", wanted, lambda tx: (
+        201, services().points.adjust(tx, admin, wanted).model_dump(mode="json")))
+
+
+@route("/admin/products", access=Access.ADMIN, responses={200: AdminProductList}, query=("limit", "cursor"))
+def admin_products() -> Response:
+    """Every product with stock and active flag (inactive ones too), newest first."""
+    found, next_cursor = services().products_admin.list(http.parse_limit(query()), query().get("cursor"))
+    return http.json_response(AdminProductList(products=found, next_cursor=next_cursor))
+
+
+@route("/admin/products", ["POST"], access=Access.ADMIN, request=ProductCreate,
+       responses={201: AdminProductEnvelope, 400: None, 409: None})
+def admin_create_product() -> Response:
+    """Add a reward to the catalog (409 SKU_EXISTS)."""
+    product = services().products_admin.create(body(ProductCreate))
+    return http.json_response(AdminProductEnvelope(product=product), 201)
+
+
+@route("/admin/products/{item_id}", ["PUT"], access=Access.ADMIN, request=ProductUpdate,
+       responses={200: AdminProductEnvelope, 400: None, 404: None, 409: None})
+def admin_update_product(item_id: str) -> Response:
+    """Change some of a product's fields (stock has its own route)."""
+    wanted = body(ProductUpdate)
+    product = services().products_admin.update(http.parse_uuid(item_id, "product"), wanted)
+    return http.json_response(AdminProductEnvelope(product=product))
+
+
+@route("/admin/products/{item_id}", ["DELETE"], access=Access.ADMIN, responses={200: AdminProductEnvelope, 404: None})
+def admin_deactivate_product(item_id: str) -> Response:
+    """Deactivate a product: gone from the catalog and checkout, kept in orders and history."""
+    product = services().products_admin.deactivate(http.parse_uuid(item_id, "product"))
+    return http.json_response(AdminProductEnvelope(product=product))
+
+
+@route("/admin/products/{item_id}/stock", ["PUT"], access=Access.ADMIN, request=StockUpdate,
+       responses={200: AdminProductEnvelope, 400: None, 404: None, 409: None})
+def admin_product_stock(item_id: str) -> Response:
+    """Set the stock level ({"stock": n}) or change it ({"delta": n}, 409 STOCK_BELOW_ZERO)."""
+    wanted = body(StockUpdate)
+    product = services().products_admin.stock(http.parse_uuid(item_id, "product"), wanted)
+    return http.json_response(AdminProductEnvelope(product=product))
+
+
+@route("/admin/reports/liability", access=Access.ADMIN, responses={200: LiabilityReport})
+def admin_liability_report() -> Response:
+    """Outstanding points and what expires within 30/60/90 days, in total and by tier."""
+    return http.json_response(services().reports.liability())
+
+
+# -- scheduled jobs (points) ----------------------------------------------------------------------
+def _points_job(event: Any, name: str, work: Callable[[Any], Any]) -> dict[str, Any]:
+    """Run a points job once: JSON logs with the job name and a run id, stop before the Lambda times out."""
+    import dataclasses
+
+    from chalicelib.services.job_runner import lambda_deadline, run_job
+
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    should_stop = lambda_deadline(getattr(event, "context", None))
+    return dataclasses.asdict(run_job(name, lambda: work(should_stop)))
+
+
+@app.schedule(Cron(15, 0, "*", "*", "?", "*"), name="expire_points")
+def expire_points(event: Any) -> dict[str, Any]:
+    """Daily 00:15 UTC: lapsed lots become EXPIRE ledger rows, in batches that each commit."""
+    return _points_job(event, "expire_points", lambda stop: services().expiry.run(should_stop=stop))
+
+
+@app.schedule(Cron(0, 9, "?", "*", "MON", "*"), name="notify_expiring_points")
+def notify_expiring_points(event: Any) -> dict[str, Any]:
+    """Mondays 09:00 UTC: email members whose points expire within 30 days (once per lot)."""
+    return _points_job(event, "notify_expiring_points", lambda stop: services().expiry.notify_expiring(should_stop=stop))
+
+
+@app.schedule(Cron(30, 1, "*", "*", "?", "*"), name="recompute_tiers")
+def recompute_tiers(event: Any) -> dict[str, Any]:
+    """Nightly 01:30 UTC: every member's tier from the trailing 12 months (upgrades and downgrades)."""
+    return _points_job(event, "recompute_tiers", lambda stop: services().tiers.recompute_all(should_stop=stop))
+
+
+@app.schedule(Cron(0, 3, "*", "*", "?", "*"), name="reconcile_points")
+def reconcile_points(event: Any) -> dict[str, Any]:
+    """Nightly 03:00 UTC: balance == sum(ledger) == sum(lots) for every member; logs drift, changes nothing."""
+    return _points_job(event, "reconcile_points", lambda stop: services().reconciliation.run(should_stop=stop))

@@ -6,10 +6,11 @@ request actually needs them.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 
 class Settings(BaseModel):
@@ -48,8 +49,37 @@ class Settings(BaseModel):
     max_body_bytes: int = 1_048_576
     cart_line_max_quantity: int = Field(default=100, ge=1)
 
+    # -- points: earning, tiers, expiry (docs/points.md) --
+    # Qualifying points = EARN points credited in the trailing `tier_window_days`.
+    silver_threshold: int = Field(default=5_000, ge=1)
+    gold_threshold: int = Field(default=20_000, ge=1)
+    tier_window_days: int = Field(default=365, ge=1)
+    bronze_multiplier: Decimal = Field(default=Decimal("1.0"), gt=0, le=10, decimal_places=3)
+    silver_multiplier: Decimal = Field(default=Decimal("1.25"), gt=0, le=10, decimal_places=3)
+    gold_multiplier: Decimal = Field(default=Decimal("1.5"), gt=0, le=10, decimal_places=3)
+    max_purchase_usd: Decimal = Field(default=Decimal("100000.00"), gt=0, decimal_places=2)
+    # Lots per expiry batch (one transaction each); members per batch for the other points jobs.
+    expiry_batch_size: int = Field(default=5_000, ge=1, le=100_000)
+    points_job_batch_size: int = Field(default=1_000, ge=1, le=100_000)
+    expiry_notice_days: int = Field(default=30, ge=1)
+
     order_events_queue_url: str | None = None
     order_events_dlq_url: str | None = None
+    # Orders (docs/orders.md). Must equal the queue's RedrivePolicy maxReceiveCount: on the last
+    # receive a still-failing fulfilment call gives up and the order becomes FAILED.
+    order_events_max_receives: int = Field(default=3, ge=1)
+    # "report": return {"batchItemFailures": [...]} (the event source mapping has
+    # ReportBatchItemFailures, as infra/merge-template.yml declares). "raise": delete the records
+    # that succeeded, then raise so the failed ones come back; correct with or without it.
+    sqs_batch_response: Literal["report", "raise"] = "raise"
+    # Try to relay outbox events right after the transaction that wrote them commits (one SQS call
+    # on the response path); off: only the every-minute relay_outbox schedule publishes them.
+    outbox_publish_after_commit: bool = True
+    # Fulfilment partner called to confirm an order; None confirms without a call.
+    fulfilment_url: str | None = None
+    fulfilment_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    fulfilment_max_attempts: int = Field(default=3, ge=1, le=10)
+    reservation_hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
     email_sender: str = "rewards@xanadu.example"
     email_mode: Literal["log", "ses"] = "log"
 
@@ -61,6 +91,12 @@ class Settings(BaseModel):
         if value and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("DATABASE_URL must start with postgresql://")
         return value
+
+    @model_validator(mode="after")
+    def _tiers_ordered(self) -> "Settings":
+        if self.gold_threshold <= self.silver_threshold:
+            raise ValueError("GOLD_THRESHOLD must be greater than SILVER_THRESHOLD")
+        return self
 
     @property
     def cognito_issuer(self) -> str:
@@ -96,8 +132,25 @@ _ENV = {
     "LOT_LIFETIME_DAYS": "lot_lifetime_days",
     "MAX_BODY_BYTES": "max_body_bytes",
     "CART_LINE_MAX_QUANTITY": "cart_line_max_quantity",
+    "SILVER_THRESHOLD": "silver_threshold",
+    "GOLD_THRESHOLD": "gold_threshold",
+    "TIER_WINDOW_DAYS": "tier_window_days",
+    "BRONZE_MULTIPLIER": "bronze_multiplier",
+    "SILVER_MULTIPLIER": "silver_multiplier",
+    "GOLD_MULTIPLIER": "gold_multiplier",
+    "MAX_PURCHASE_USD": "max_purchase_usd",
+    "EXPIRY_BATCH_SIZE": "expiry_batch_size",
+    "POINTS_JOB_BATCH_SIZE": "points_job_batch_size",
+    "EXPIRY_NOTICE_DAYS": "expiry_notice_days",
     "ORDER_EVENTS_QUEUE_URL": "order_events_queue_url",
     "ORDER_EVENTS_DLQ_URL": "order_events_dlq_url",
+    "ORDER_EVENTS_MAX_RECEIVES": "order_events_max_receives",
+    "SQS_BATCH_RESPONSE": "sqs_batch_response",
+    "OUTBOX_PUBLISH_AFTER_COMMIT": "outbox_publish_after_commit",
+    "FULFILMENT_URL": "fulfilment_url",
+    "FULFILMENT_TIMEOUT_SECONDS": "fulfilment_timeout_seconds",
+    "FULFILMENT_MAX_ATTEMPTS": "fulfilment_max_attempts",
+    "RESERVATION_HOLD_MINUTES": "reservation_hold_minutes",
     "EMAIL_SENDER": "email_sender",
     "EMAIL_MODE": "email_mode",
     "LOG_LEVEL": "log_level",

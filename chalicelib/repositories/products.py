@@ -66,3 +66,70 @@ def insert_if_absent(
         sku=sku, name=name, description=description, category=category, points_price=points_price,
         usd_price=usd_price, rating=rating, image_url=image_url, stock=stock,
     ) == 1
+
+
+# -- admin -----------------------------------------------------------------------------------------
+_ADMIN_COLUMNS = f"{_COLUMNS}, stock, active, created_at"
+# Columns an admin may change (PUT /admin/products/{id}); names are fixed here, never taken from input.
+UPDATABLE = ("sku", "name", "description", "category", "points_price", "usd_price", "rating", "image_url", "active")
+
+
+def insert(
+    tx: Tx, *, sku: str, name: str, description: str, category: str, points_price: int,
+    usd_price: float | None, rating: float | None, image_url: str | None, stock: int, active: bool,
+) -> ProductAdmin | None:
+    """The new product, or None when the SKU is taken."""
+    row = tx.fetch_one(
+        "INSERT INTO products (sku, name, description, category, points_price, usd_price, rating, image_url, stock, active) "
+        "VALUES (:sku, :name, :description, :category, :points_price, :usd_price, :rating, :image_url, :stock, :active) "
+        f"ON CONFLICT (sku) DO NOTHING RETURNING {_COLUMNS}, stock, active",
+        sku=sku, name=name, description=description, category=category, points_price=points_price,
+        usd_price=usd_price, rating=rating, image_url=image_url, stock=stock, active=active,
+    )
+    return ProductAdmin.model_validate(row) if row else None
+
+
+def update(tx: Tx, product_id: UUID, changes: dict) -> ProductAdmin | None:
+    """Set the given UPDATABLE columns; None when the product does not exist."""
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    assignments = ", ".join(f"{column} = :{column}" for column in changes)
+    row = tx.fetch_one(
+        f"UPDATE products SET {assignments}, updated_at = now() WHERE id = :id RETURNING {_COLUMNS}, stock, active",
+        id=product_id, **changes,
+    )
+    return ProductAdmin.model_validate(row) if row else None
+
+
+def set_stock(tx: Tx, product_id: UUID, stock: int) -> ProductAdmin | None:
+    row = tx.fetch_one(
+        f"UPDATE products SET stock = :s, updated_at = now() WHERE id = :id RETURNING {_COLUMNS}, stock, active",
+        id=product_id, s=stock,
+    )
+    return ProductAdmin.model_validate(row) if row else None
+
+
+def add_stock(tx: Tx, product_id: UUID, delta: int) -> ProductAdmin | None:
+    """Relative change, safe beside concurrent checkouts; None if unknown or it would go below zero."""
+    row = tx.fetch_one(
+        "UPDATE products SET stock = stock + :d, updated_at = now() WHERE id = :id AND stock + :d >= 0 "
+        f"RETURNING {_COLUMNS}, stock, active",
+        id=product_id, d=delta,
+    )
+    return ProductAdmin.model_validate(row) if row else None
+
+
+def list_all(tx: Tx, limit: int, cursor: str | None) -> tuple[list[ProductAdmin], str | None]:
+    """Every product, inactive ones too, newest first (keyset paged)."""
+    from . import paging
+
+    after = paging.decode(cursor)
+    rows = tx.fetch(
+        f"SELECT {_ADMIN_COLUMNS} FROM products "
+        "WHERE CAST(:at AS timestamptz) IS NULL OR (created_at, id) < (CAST(:at AS timestamptz), CAST(:id AS uuid)) "
+        "ORDER BY created_at DESC, id DESC LIMIT :n",
+        at=after[0] if after else None, id=after[1] if after else None, n=limit + 1,
+    )
+    page, next_cursor = paging.page(rows, limit, lambda r: (r["created_at"], r["id"]))
+    return [ProductAdmin.model_validate(r) for r in page], next_cursor

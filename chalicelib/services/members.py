@@ -45,13 +45,17 @@ class MemberService:
             existing = members.find_id_by_email(tx, email)
             assert existing is not None
             return existing
+        self.grant_signup_bonus(tx, new_id)
+        return new_id
+
+    def grant_signup_bonus(self, tx: Tx, member_id: UUID) -> None:
+        """The welcome BONUS of a member just inserted by this transaction (at most once: unique ref)."""
         if self._settings.signup_bonus_points > 0:
             ledger.credit(
-                tx, new_id, "BONUS", self._settings.signup_bonus_points, "Welcome bonus",
+                tx, member_id, "BONUS", self._settings.signup_bonus_points, "Welcome bonus",
                 lot_lifetime=timedelta(days=self._settings.lot_lifetime_days),
-                external_ref=f"signup:{new_id}",
+                external_ref=f"signup:{member_id}",
             )
-        return new_id
 
     def profile(self, member_id: UUID) -> Member:
         with self._db.reader() as tx:

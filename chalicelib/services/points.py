@@ -1,26 +1,53 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from ..config import Settings
-from ..db import Database
+from ..db import Database, Tx
 from ..errors import NotFound
-from ..models import LedgerEntry, Member, TransactionDetail, TransactionItem, Transaction
-from ..repositories import ledger, members
+from ..models import (
+    AdjustmentRequest,
+    AdjustmentResult,
+    ExpiringPoints,
+    LedgerEntry,
+    PointsSummary,
+    TransactionDetail,
+    TransactionItem,
+    Transaction,
+)
+from ..repositories import ledger, lots, members, tiers
+from .tiers import TierPolicy
+
+# GET /prod/points lists what expires within this many days.
+EXPIRING_WINDOW_DAYS = 90
 
 
 class PointsService:
     def __init__(self, db: Database, settings: Settings):
         self._db = db
         self._settings = settings
+        self._policy = TierPolicy.of(settings)
 
-    def summary(self, member_id: UUID) -> Member:
+    def summary(self, member_id: UUID, *, now: datetime | None = None) -> PointsSummary:
+        """Balance (`points`), lifetime earned, tier and progress, what expires in the next 90 days."""
         with self._db.reader() as tx:
             member = members.get(tx, member_id)
-        if member is None:
-            raise NotFound("Unknown member.", code="MEMBER_NOT_FOUND")
-        return member
+            if member is None:
+                raise NotFound("Unknown member.", code="MEMBER_NOT_FOUND")
+            qualifying = tiers.qualifying_points(tx, member_id, now, self._policy.window_days)
+            expiring = lots.expiring_by_day(tx, member_id, now, EXPIRING_WINDOW_DAYS)
+        next_tier, missing = self._policy.next_tier(qualifying)
+        return PointsSummary(
+            points=member.balance,
+            lifetime_earned=member.lifetime_earned,
+            tier=member.tier,
+            qualifying_points=qualifying,
+            next_tier=next_tier,  # type: ignore[arg-type]
+            points_to_next_tier=missing,
+            earn_multiplier=float(self._policy.multiplier(member.tier)),
+            expiring=[ExpiringPoints(date=day, points=points) for day, points in expiring],
+        )
 
     def history(self, member_id: UUID, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
         with self._db.reader() as tx:
@@ -37,3 +64,21 @@ class PointsService:
 
     def lot_lifetime(self) -> timedelta:
         return timedelta(days=self._settings.lot_lifetime_days)
+
+    def adjust(self, tx: Tx, admin: str, request: AdjustmentRequest, *, now: datetime | None = None) -> AdjustmentResult:
+        """An admin's correction, inside the caller's (idempotency) transaction.
+
+        Positive: an ADJUST credit forming a new lot (expires like any lot). Negative: an ADJUST
+        debit through the shared spend path (lapsed lots expire first, soonest-expiring lots are
+        taken first); never below zero (InsufficientPoints, 409). The admin is `created_by`.
+        """
+        if members.lock(tx, request.customer_id) is None:
+            raise NotFound("Unknown customer.", code="MEMBER_NOT_FOUND")
+        description = request.description
+        if request.points > 0:
+            posting = ledger.credit(tx, request.customer_id, "ADJUST", request.points, description,
+                                    lot_lifetime=self.lot_lifetime(), created_by=admin, now=now)
+        else:
+            posting = ledger.debit(tx, request.customer_id, "ADJUST", -request.points, description,
+                                   created_by=admin, now=now)
+        return AdjustmentResult(transaction=Transaction.of(posting.entry), balance=posting.balance)
