@@ -12,6 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from typing import Any, Callable, TypeVar
 
 from chalice import Chalice, CORSConfig, CognitoUserPoolAuthorizer, Cron, Response
@@ -112,66 +113,144 @@ def services() -> "Services":
 
 
 class Services:
-    """Built once per container, on the first request that needs one."""
+    """The container's services, each built on first use: a catalog read imports no order code."""
 
-    def __init__(self) -> None:
-        from chalicelib.services.cart import CartService
+    # -- the member journey --
+    @cached_property
+    def catalog(self) -> Any:
         from chalicelib.services.catalog import CatalogService
-        from chalicelib.services.checkout import CheckoutService
+
+        return CatalogService(database())
+
+    @cached_property
+    def members(self) -> Any:
         from chalicelib.services.members import MemberService
-        from chalicelib.services.idempotency import IdempotencyService
-        from chalicelib.services.partners import PartnerService
+
+        return MemberService(database(), settings())
+
+    @cached_property
+    def cart(self) -> Any:
+        from chalicelib.services.cart import CartService
+
+        return CartService(database(), settings())
+
+    @cached_property
+    def checkout(self) -> Any:
+        from chalicelib.services.checkout import CheckoutService
+
+        return CheckoutService(database(), on_commit=lambda: self.relay.kick())
+
+    @cached_property
+    def points(self) -> Any:
         from chalicelib.services.points import PointsService
 
-        db, cfg = database(), settings()
-        self.catalog = CatalogService(db)
-        self.members = MemberService(db, cfg)
-        self.cart = CartService(db, cfg)
-        self.checkout = CheckoutService(db, on_commit=lambda: self.relay.kick())
-        self.points = PointsService(db, cfg)
-        self.partners = PartnerService(db)
-        self.idempotency = IdempotencyService(db)
-        self._orders_in_motion(db, cfg)
-        self._points_and_admin(db, cfg)
+        return PointsService(database(), settings())
 
-    def _orders_in_motion(self, db: Database, cfg: Settings) -> None:
-        """Orders, reservations, the outbox relay, the order-events processor (docs/orders.md)."""
+    @cached_property
+    def partners(self) -> Any:
+        from chalicelib.services.partners import PartnerService
+
+        return PartnerService(database())
+
+    @cached_property
+    def idempotency(self) -> Any:
+        from chalicelib.services.idempotency import IdempotencyService
+
+        return IdempotencyService(database())
+
+    @cached_property
+    def notifier(self) -> Any:
         from chalicelib.notifications import Notifier
-        from chalicelib.services.dead_letters import DeadLetterService
-        from chalicelib.services.fulfilment import FulfilmentClient
-        from chalicelib.services.housekeeping import Housekeeping
-        from chalicelib.services.orders import OrderService
-        from chalicelib.services.processor import OrderEventProcessor
+
+        return Notifier(settings())
+
+    # -- orders in motion (docs/orders.md) --
+    @cached_property
+    def sqs(self) -> Any:
         from chalicelib.services.queues import Sqs
+
+        return Sqs(settings())
+
+    @cached_property
+    def relay(self) -> Any:
         from chalicelib.services.relay import OutboxRelay
+
+        return OutboxRelay(database(), settings(), self.sqs)
+
+    @cached_property
+    def orders(self) -> Any:
+        from chalicelib.services.orders import OrderService
+
+        return OrderService(database(), self.relay)
+
+    @cached_property
+    def reservations(self) -> Any:
         from chalicelib.services.reservations import ReservationService
 
-        sqs = Sqs(cfg)
-        self.relay = OutboxRelay(db, cfg, sqs)
-        self.orders = OrderService(db, self.relay)
-        self.reservations = ReservationService(db, cfg)
-        self.order_events = OrderEventProcessor(db, cfg, sqs, FulfilmentClient(cfg), Notifier(cfg), self.relay)
-        self.dead_letters = DeadLetterService(cfg, sqs)
-        self.housekeeping = Housekeeping(db, self.idempotency)
+        return ReservationService(database(), settings())
 
-    def _points_and_admin(self, db: Database, cfg: Settings) -> None:
-        """Earning, expiry, tiers, reconciliation, customers, catalog admin, reports (docs/points.md)."""
-        from chalicelib.notifications import Notifier
-        from chalicelib.services.customers import CustomerService
+    @cached_property
+    def order_events(self) -> Any:
+        from chalicelib.services.fulfilment import FulfilmentClient
+        from chalicelib.services.processor import OrderEventProcessor
+
+        cfg = settings()
+        return OrderEventProcessor(database(), cfg, self.sqs, FulfilmentClient(cfg), self.notifier, self.relay)
+
+    @cached_property
+    def dead_letters(self) -> Any:
+        from chalicelib.services.dead_letters import DeadLetterService
+
+        return DeadLetterService(settings(), self.sqs)
+
+    @cached_property
+    def housekeeping(self) -> Any:
+        from chalicelib.services.housekeeping import Housekeeping
+
+        return Housekeeping(database(), self.idempotency)
+
+    # -- points, admin and jobs (docs/points.md) --
+    @cached_property
+    def earning(self) -> Any:
         from chalicelib.services.earning import EarningService
+
+        return EarningService(database(), settings())
+
+    @cached_property
+    def expiry(self) -> Any:
         from chalicelib.services.expiry import ExpiryService
-        from chalicelib.services.products_admin import ProductAdminService
-        from chalicelib.services.reconciliation import ReconciliationService
-        from chalicelib.services.reports import ReportService
+
+        return ExpiryService(database(), settings(), self.notifier)
+
+    @cached_property
+    def tiers(self) -> Any:
         from chalicelib.services.tiers import TierService
 
-        self.earning = EarningService(db, cfg)
-        self.expiry = ExpiryService(db, cfg, Notifier(cfg))
-        self.tiers = TierService(db, cfg)
-        self.reconciliation = ReconciliationService(db, cfg)
-        self.customers = CustomerService(db, cfg, self.members)
-        self.products_admin = ProductAdminService(db)
-        self.reports = ReportService(db)
+        return TierService(database(), settings())
+
+    @cached_property
+    def reconciliation(self) -> Any:
+        from chalicelib.services.reconciliation import ReconciliationService
+
+        return ReconciliationService(database(), settings())
+
+    @cached_property
+    def customers(self) -> Any:
+        from chalicelib.services.customers import CustomerService
+
+        return CustomerService(database(), settings(), self.members)
+
+    @cached_property
+    def products_admin(self) -> Any:
+        from chalicelib.services.products_admin import ProductAdminService
+
+        return ProductAdminService(database())
+
+    @cached_property
+    def reports(self) -> Any:
+        from chalicelib.services.reports import ReportService
+
+        return ReportService(database())
 
 
 # -- access control ------------------------------------------------------------------------------
