@@ -2,22 +2,26 @@
 
 Data: 200,000 members with 5 lapsed lots each (1,000,000 lots, each with its EARN ledger row), earned
 over 50 days and written in time order as production writes them (members interleaved), built with
-SQL in one database, VACUUM ANALYZEd, then copied twice (CREATE DATABASE ... TEMPLATE), so both sides
-start from byte-identical data on the same server, in the same run.
+SQL in one database and VACUUM ANALYZEd. Every run gets a fresh byte-identical copy of it
+(CREATE DATABASE ... TEMPLATE) on the same server, in the same benchmark run.
 
-Baseline: one statement on copy A doing the whole expiry at once: per lot an EXPIRE ledger row
+Baseline: one statement doing the whole expiry at once: per lot an EXPIRE ledger row
 ('expire:<lot>:1'), a lot_allocations row and the lot set to 0; per member the balance and one
 PointsExpired outbox event. It is the least work that expiry can be, with no batching and no locks
 beyond its own writes.
-Project: `ExpiryService.run()` (what the `expire_points` schedule runs) on copy B, in a child
-process (so its peak RSS is its own), with the configured batch size: bounded batches that each
-commit, SKIP LOCKED member locks, the same per-lot rows.
+Project: `ExpiryService.run()` (what the `expire_points` schedule runs), in a child process (so its
+peak RSS is its own), with the configured batch size: bounded batches that each commit, SKIP LOCKED
+member locks, the same per-lot rows.
 
-Both must end in the same state (checked: balances, ledger and lot totals, allocations, events).
+Runs alternate ABBA (statement, job, job, statement; --repeats pairs) and the medians are compared,
+so drift on a shared machine hits both sides alike. All runs must end in the same state (balances,
+EXPIRE rows and their keys, lot totals, allocations, event points).
 Targets: job time <= 1.5 x statement time; job peak RSS < 150 MB.
 
-  python -m bench.expiry [--members 200000] [--lots-per-member 5] [--batch-size 5000] [--json out.json]
-  (env: BENCH_EXPIRY_MEMBERS, BENCH_EXPIRY_LOTS_PER_MEMBER, BENCH_DATABASE_URL)
+  python -m bench.expiry [--members 200000] [--lots-per-member 5] [--batch-size 5000] [--repeats 2]
+                         [--max-wal-size 8GB] [--json out.json]
+  (env: BENCH_EXPIRY_MEMBERS, BENCH_EXPIRY_LOTS_PER_MEMBER, BENCH_EXPIRY_REPEATS, BENCH_EXPIRY_MAX_WAL_SIZE,
+   BENCH_DATABASE_URL)
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -116,11 +121,16 @@ def _log(message: str) -> None:
 
 
 def run(members: int | None = None, per_member: int | None = None, batch_size: int | None = None,
-        max_wal_size: str | None = None) -> Result:
+        max_wal_size: str | None = None, repeats: int | None = None) -> Result:
     members = members or env_int("BENCH_EXPIRY_MEMBERS", 200_000)
     per_member = per_member or env_int("BENCH_EXPIRY_LOTS_PER_MEMBER", 5)
+    repeats = repeats or env_int("BENCH_EXPIRY_REPEATS", 2)
     lots = members * per_member
+    # ABBA...: statement, job, job, statement, ... so drift on a shared machine hits both sides alike.
+    order = [("statement", "job") if i % 2 == 0 else ("job", "statement") for i in range(repeats)]
+    runs = [kind for pair in order for kind in pair]
     result = Result("expiry", f"Expiry job vs one set-based statement: {lots:,} lots of {members:,} members")
+    samples: dict[str, list[dict]] = {"statement": [], "job": []}
     with postgres("xanadu_bench_expiry_base", log=lambda m: _log(m.strip())) as db:
         conn = db.conn()
         if max_wal_size:  # checkpoint spacing: fewer checkpoints, fewer full-page images in the WAL
@@ -137,73 +147,93 @@ def run(members: int | None = None, per_member: int | None = None, batch_size: i
         conn.close()
         _log(f"generated {lots:,} lapsed lots of {members:,} members in {time.perf_counter() - started:.1f}s")
 
-        admin = db.conn("postgres")
-        for copy in ("xanadu_bench_expiry_statement", "xanadu_bench_expiry_job"):
+        for i, kind in enumerate(runs):
+            copy = f"xanadu_bench_expiry_{kind}_{i}"
+            admin = db.conn("postgres")
             admin.run(f'DROP DATABASE IF EXISTS "{copy}"')
             admin.run(f'CREATE DATABASE "{copy}" TEMPLATE "xanadu_bench_expiry_base"')
-        admin.close()
-        db.drop_database("xanadu_bench_expiry_base")
-        db.checkpoint()
+            admin.close()
+            db.checkpoint()
+            sample = _run_statement(db, copy, now) if kind == "statement" else _run_job(db, copy, now, batch_size)
+            samples[kind].append(sample)
+            _log(f"{kind} #{len(samples[kind])}: {sample['lots']:,} lots, {sample['points']:,} points in "
+                 f"{sample['seconds']:.2f}s, WAL {sample['wal_mb']:,.0f} MB"
+                 + (f", {sample['batches']} batches of {sample['batch_size']}, peak RSS {sample['max_rss_mb']:.1f} MB"
+                    if kind == "job" else ""))
+            db.drop_database(copy)
 
-        # Baseline: the one statement (one round trip, autocommit: it is its own transaction).
-        statement_conn = db.conn("xanadu_bench_expiry_statement")
-        wal_before = _wal(statement_conn)
-        t0 = time.perf_counter()
-        row = statement_conn.run(STATEMENT_SQL, now=now)[0]
-        statement_s = time.perf_counter() - t0
-        statement_wal = _wal(statement_conn) - wal_before
-        statement_lots, statement_points = int(row[0]), int(row[1])
-        statement_state = _state(statement_conn)
-        statement_conn.close()
-        _log(f"statement: {statement_lots:,} lots, {statement_points:,} points in {statement_s:.2f}s")
-        db.checkpoint()
+    # Every run did the same expiry and ended in the same state (event rows: one per member per batch).
+    reference = samples["statement"][0]
+    for sample in samples["statement"] + samples["job"]:
+        assert (sample["lots"], sample["points"]) == (lots, reference["points"]), sample
+        different = {k: (reference["state"][k], sample["state"][k]) for k in reference["state"]
+                     if reference["state"][k] != sample["state"][k] and k != "events"}
+        assert not different, f"runs disagree: {different}"
 
-        # Project: the job, in its own process.
-        probe = db.conn("xanadu_bench_expiry_job")
-        wal_before = _wal(probe)
-        probe.close()
-        child = subprocess.run(
-            [sys.executable, "-m", "bench.expiry", "--child-job", db.database_url("xanadu_bench_expiry_job"),
-             "--now", now.isoformat()] + (["--batch-size", str(batch_size)] if batch_size else []),
-            cwd=ROOT, capture_output=True, text=True, check=False,
-        )
-        if child.returncode != 0:
-            raise RuntimeError(f"job process failed: {child.stderr[-3000:]}")
-        job = json.loads(child.stdout.strip().splitlines()[-1])
-        job_conn = db.conn("xanadu_bench_expiry_job")
-        job_wal = _wal(job_conn) - wal_before
-        job_state = _state(job_conn)
-        job_conn.close()
-        _log(f"job: {job['lots']:,} lots, {job['points']:,} points in {job['seconds']:.2f}s "
-             f"({job['batches']} batches of {job['batch_size']}), peak RSS {job['max_rss_mb']:.1f} MB")
-
-    # Same expiry on both sides; the job writes one PointsExpired per member per batch (here: per member).
-    assert statement_lots == job["lots"] == lots and statement_points == job["points"], (statement_lots, job)
-    different = {k: (statement_state[k], job_state[k]) for k in statement_state
-                 if statement_state[k] != job_state[k] and k != "events"}
-    assert not different, f"the job and the statement disagree: {different}"
-
-    ratio = job["seconds"] / statement_s
+    statement_s = statistics.median(s["seconds"] for s in samples["statement"])
+    job_s = statistics.median(s["seconds"] for s in samples["job"])
+    rss = max(s["max_rss_mb"] for s in samples["job"])
+    job = samples["job"][0]
+    ratio = job_s / statement_s
     result.rows += [
         ("data", f"{members:,} members x {per_member} lapsed lots = {lots:,} lots "
-                 f"({statement_points:,} points); identical copies (CREATE DATABASE ... TEMPLATE)"),
-        ("statement", f"{statement_s:.2f} s (one set-based statement, one transaction)"),
-        ("job", f"{job['seconds']:.2f} s (ExpiryService.run, {job['batches']} batches of {job['batch_size']} "
-                f"lots, each committed; {job['wall_seconds']:.2f} s with interpreter start)"),
-        ("job peak RSS", f"{job['max_rss_mb']:.1f} MB (ru_maxrss of the job process)"),
-        ("WAL written", f"statement {statement_wal / 2**20:,.0f} MB, job {job_wal / 2**20:,.0f} MB"),
+                 f"({reference['points']:,} points); a fresh identical copy per run (CREATE DATABASE ... TEMPLATE)"),
+        ("runs", " -> ".join(runs) + " (medians below)"),
+        ("statement", f"{statement_s:.2f} s median of "
+                      + ", ".join(f"{s['seconds']:.1f}" for s in samples["statement"])
+                      + " (one set-based statement, one transaction)"),
+        ("job", f"{job_s:.2f} s median of " + ", ".join(f"{s['seconds']:.1f}" for s in samples["job"])
+                + f" (ExpiryService.run in its own process, {job['batches']} batches of {job['batch_size']} lots, "
+                  "each committed)"),
+        ("job peak RSS", f"{rss:.1f} MB (ru_maxrss of the job process, whole interpreter included)"),
+        ("WAL written", f"statement {statistics.median(s['wal_mb'] for s in samples['statement']):,.0f} MB, "
+                        f"job {statistics.median(s['wal_mb'] for s in samples['job']):,.0f} MB (medians)"),
         ("server", ", ".join(f"{k}={v}" for k, v in settings.items())),
         ("same end state", "yes: balances, EXPIRE rows and keys, lots, allocations, event points "
-                           f"(events: statement {statement_state['events']:,}, job {job_state['events']:,})"),
+                           f"(event rows: statement {reference['state']['events']:,}, "
+                           f"job {job['state']['events']:,})"),
     ]
     result.check("job / statement time", ratio, f"<= {TARGET_RATIO}", ratio <= TARGET_RATIO)
-    result.check("job peak RSS MB", job["max_rss_mb"], f"< {TARGET_RSS_MB}", job["max_rss_mb"] < TARGET_RSS_MB)
-    result.data = {"members": members, "lots": lots, "statement_s": statement_s, "job_s": job["seconds"],
-                   "ratio": ratio, "job_max_rss_mb": job["max_rss_mb"], "batches": job["batches"],
-                   "batch_size": job["batch_size"], "job_wall_s": job["wall_seconds"],
-                   "statement_events": statement_state["events"], "job_events": job_state["events"],
-                   "statement_wal_mb": statement_wal / 2**20, "job_wal_mb": job_wal / 2**20, "server": settings}
+    result.check("job peak RSS MB", rss, f"< {TARGET_RSS_MB}", rss < TARGET_RSS_MB)
+    result.data = {"members": members, "lots": lots, "statement_s": statement_s, "job_s": job_s, "ratio": ratio,
+                   "job_max_rss_mb": rss, "batches": job["batches"], "batch_size": job["batch_size"],
+                   "statement_samples_s": [s["seconds"] for s in samples["statement"]],
+                   "job_samples_s": [s["seconds"] for s in samples["job"]],
+                   "statement_wal_mb": [s["wal_mb"] for s in samples["statement"]],
+                   "job_wal_mb": [s["wal_mb"] for s in samples["job"]], "server": settings, "order": runs}
     return result
+
+
+def _run_statement(db, database: str, now: datetime) -> dict:
+    """The baseline: one round trip, autocommit (the statement is its own transaction)."""
+    conn = db.conn(database)
+    wal_before = _wal(conn)
+    started = time.perf_counter()
+    row = conn.run(STATEMENT_SQL, now=now)[0]
+    seconds = time.perf_counter() - started
+    sample = {"seconds": seconds, "lots": int(row[0]), "points": int(row[1]),
+              "wal_mb": (_wal(conn) - wal_before) / 2**20, "state": _state(conn)}
+    conn.close()
+    return sample
+
+
+def _run_job(db, database: str, now: datetime, batch_size: int | None) -> dict:
+    """The project: the job exactly as the schedule runs it, in a child process (its own RSS)."""
+    probe = db.conn(database)
+    wal_before = _wal(probe)
+    probe.close()
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.expiry", "--child-job", db.database_url(database), "--now", now.isoformat()]
+        + (["--batch-size", str(batch_size)] if batch_size else []),
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"job process failed: {child.stderr[-3000:]}")
+    sample = json.loads(child.stdout.strip().splitlines()[-1])
+    conn = db.conn(database)
+    sample.update(wal_mb=(_wal(conn) - wal_before) / 2**20, state=_state(conn))
+    conn.close()
+    return sample
 
 
 def _wal(conn) -> int:
@@ -243,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None, help="default: the app's EXPIRY_BATCH_SIZE (5000)")
     parser.add_argument("--max-wal-size", default=os.environ.get("BENCH_EXPIRY_MAX_WAL_SIZE"),
                         help="set the server's max_wal_size first (e.g. 8GB); default: leave it")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="statement/job pairs, run ABBA (default $BENCH_EXPIRY_REPEATS or 2)")
     parser.add_argument("--json", help="also write the result as JSON to this path")
     parser.add_argument("--child-job", help=argparse.SUPPRESS)
     parser.add_argument("--now", help=argparse.SUPPRESS)
@@ -251,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         return child_job(args.child_job, args.now, args.batch_size)
     from bench.common import finish
 
-    return finish(run(args.members, args.lots_per_member, args.batch_size, args.max_wal_size), args.json)
+    return finish(run(args.members, args.lots_per_member, args.batch_size, args.max_wal_size, args.repeats),
+                  args.json)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Run every benchmark, print a summary table, write bench/results/<timestamp>.json.
 
 Each benchmark runs in its own Python process (as `python -m bench.<name>`), so one benchmark's imported
-app, patched classes or environment never leak into the next. Defaults take about 2-3 minutes in all.
+app, patched classes or environment never leak into the next. Defaults take about 12 minutes in all (the full-size expiry benchmark is ~9 of them; BENCH_EXPIRY_MEMBERS shrinks it).
 
   python -m bench.run_all                       # the code in this working tree
   python -m bench.run_all --only cold_start,catalog_read

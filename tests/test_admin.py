@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from test_points_support import credit, issue_partner, new_member, sums
+from points_support import credit, issue_partner, new_member, sums
 
 ADMIN = "boss@example.com"
 SOME_ID = "6f1c0f3e-7f0a-4c1e-9d7e-000000000001"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.errors import InsufficientPoints
-from test_points_support import T0, credit, debit, expire_rows, lot, new_member, refund, sums
+from points_support import T0, credit, debit, expire_rows, lot, new_member, refund, sums
 
 YEAR = timedelta(days=365)
 TICK = timedelta(microseconds=1)

@@ -1,7 +1,7 @@
 """Promise 4: the expiry job run twice, twice at once (beside spends), or killed mid-run and run
 again, ends in the same state as one clean run on an identical dataset.
 
-"State" (test_points_support.state) is everything expiry touches, named by natural identities:
+"State" (points_support.state) is everything expiry touches, named by natural identities:
 balances, every lot (remaining, expiry count), every ledger row (type, points, natural key with the
 lot named by member and order), the EXPIRE allocations, and the PointsExpired points per member.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from test_points_support import T0, credit, debit, new_member, refund, state, truncate
+from points_support import T0, credit, debit, new_member, refund, state, truncate
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMBERS = 60

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from test_points_support import issue_partner, new_member, sums
+from points_support import issue_partner, new_member, sums
 
 
 @pytest.fixture()

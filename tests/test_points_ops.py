@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from test_points_support import T0, credit, new_member, sums
+from points_support import T0, credit, new_member, sums
 
 ROOT = Path(__file__).resolve().parents[1]
 

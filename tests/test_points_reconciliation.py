@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from test_points_support import credit, debit, new_member, state
+from points_support import credit, debit, new_member, state
 
 
 @pytest.fixture()

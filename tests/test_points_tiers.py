@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from test_points_support import credit, new_member
+from points_support import credit, new_member
 
 YEAR = timedelta(days=365)
 TICK = timedelta(microseconds=1)

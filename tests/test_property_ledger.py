@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
-from test_points_support import issue_partner, new_member
+from points_support import issue_partner, new_member
 
 LIFETIME = timedelta(days=365)
 MEMBERS = 3
