@@ -6,11 +6,11 @@ from uuid import UUID
 
 from ..config import Settings
 from ..db import Database
-from ..errors import Conflict, NotFound, ValidationFailed
-from ..models import CustomerCreate, CustomerDetail, CustomerOut, ExpiringPoints
-from ..repositories import lots, members, tiers
+from ..errors import Conflict, ValidationFailed
+from ..models import CustomerCreate, CustomerDetail, CustomerOut
+from ..repositories import members
 from .members import MemberService
-from .points import EXPIRING_WINDOW_DAYS
+from .points import read_standing
 from .tiers import TierPolicy
 
 
@@ -44,15 +44,9 @@ class CustomerService:
         return self.get(member_id)
 
     def get(self, member_id: UUID, *, now: datetime | None = None) -> CustomerDetail:
-        with self._db.reader() as tx:
-            member = members.get(tx, member_id)
-            if member is None:
-                raise NotFound("Unknown customer.", code="MEMBER_NOT_FOUND")
-            qualifying = tiers.qualifying_points(tx, member_id, now, self._policy.window_days)
-            expiring = lots.expiring_by_day(tx, member_id, now, EXPIRING_WINDOW_DAYS)
-        next_tier, missing = self._policy.next_tier(qualifying)
+        standing = read_standing(self._db, self._policy, member_id, now, "Unknown customer.")
         return CustomerDetail(
-            **CustomerOut.of(member).model_dump(),
-            qualifying_points=qualifying, next_tier=next_tier, points_to_next_tier=missing,  # type: ignore[arg-type]
-            expiring=[ExpiringPoints(date=day, points=points) for day, points in expiring],
+            **CustomerOut.of(standing.member).model_dump(),
+            qualifying_points=standing.qualifying_points, next_tier=standing.next_tier,  # type: ignore[arg-type]
+            points_to_next_tier=standing.points_to_next_tier, expiring=standing.expiring,
         )

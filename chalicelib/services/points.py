@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -11,6 +12,7 @@ from ..models import (
     AdjustmentResult,
     ExpiringPoints,
     LedgerEntry,
+    Member,
     PointsSummary,
     TransactionDetail,
     TransactionItem,
@@ -23,6 +25,31 @@ from .tiers import TierPolicy
 EXPIRING_WINDOW_DAYS = 90
 
 
+@dataclass(frozen=True)
+class Standing:
+    """A member with where they stand: qualifying points, the next tier, what expires soon."""
+
+    member: Member
+    qualifying_points: int
+    next_tier: str | None
+    points_to_next_tier: int | None
+    expiring: list[ExpiringPoints]
+
+
+def read_standing(db: Database, policy: TierPolicy, member_id: UUID, now: datetime | None,
+                  not_found: str) -> Standing:
+    """Shared by the member's GET /prod/points and the admin's GET /customers/{id}."""
+    with db.reader() as tx:
+        member = members.get(tx, member_id)
+        if member is None:
+            raise NotFound(not_found, code="MEMBER_NOT_FOUND")
+        qualifying = tiers.qualifying_points(tx, member_id, now, policy.window_days)
+        expiring = lots.expiring_by_day(tx, member_id, now, EXPIRING_WINDOW_DAYS)
+    next_tier, missing = policy.next_tier(qualifying)
+    return Standing(member, qualifying, next_tier, missing,
+                    [ExpiringPoints(date=day, points=points) for day, points in expiring])
+
+
 class PointsService:
     def __init__(self, db: Database, settings: Settings):
         self._db = db
@@ -31,22 +58,17 @@ class PointsService:
 
     def summary(self, member_id: UUID, *, now: datetime | None = None) -> PointsSummary:
         """Balance (`points`), lifetime earned, tier and progress, what expires in the next 90 days."""
-        with self._db.reader() as tx:
-            member = members.get(tx, member_id)
-            if member is None:
-                raise NotFound("Unknown member.", code="MEMBER_NOT_FOUND")
-            qualifying = tiers.qualifying_points(tx, member_id, now, self._policy.window_days)
-            expiring = lots.expiring_by_day(tx, member_id, now, EXPIRING_WINDOW_DAYS)
-        next_tier, missing = self._policy.next_tier(qualifying)
+        standing = read_standing(self._db, self._policy, member_id, now, "Unknown member.")
+        member = standing.member
         return PointsSummary(
             points=member.balance,
             lifetime_earned=member.lifetime_earned,
             tier=member.tier,
-            qualifying_points=qualifying,
-            next_tier=next_tier,  # type: ignore[arg-type]
-            points_to_next_tier=missing,
+            qualifying_points=standing.qualifying_points,
+            next_tier=standing.next_tier,  # type: ignore[arg-type]
+            points_to_next_tier=standing.points_to_next_tier,
             earn_multiplier=float(self._policy.multiplier(member.tier)),
-            expiring=[ExpiringPoints(date=day, points=points) for day, points in expiring],
+            expiring=standing.expiring,
         )
 
     def history(self, member_id: UUID, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
