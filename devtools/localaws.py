@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
+from typing import Any
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -107,21 +108,26 @@ def bootstrap(endpoint: str) -> LocalAws:
     ensure_user(endpoint, pool_id, *DEMO_MEMBER)
     ensure_user(endpoint, pool_id, *DEMO_ADMIN, groups=(ADMIN_GROUP,))
 
-    sqs = client("sqs", endpoint)
-    dlq_url = sqs.create_queue(QueueName="order-events-dlq",
+    queue_url, dlq_url = create_queue_with_dlq(client("sqs", endpoint), "order-events")
+    ses = client("ses", endpoint)
+    ses.verify_email_identity(EmailAddress="rewards@xanadu.example")
+    return LocalAws(endpoint, pool_id, client_id, queue_url, dlq_url)
+
+
+def create_queue_with_dlq(sqs: Any, name: str) -> tuple[str, str]:
+    """`name` and `name-dlq`, redriving after 3 receives: the production order-events shape."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq",
                                Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
-        QueueName="order-events",
+        QueueName=name,
         Attributes={
             "VisibilityTimeout": "30",
             "MessageRetentionPeriod": "1209600",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
         },
     )["QueueUrl"]
-    ses = client("ses", endpoint)
-    ses.verify_email_identity(EmailAddress="rewards@xanadu.example")
-    return LocalAws(endpoint, pool_id, client_id, queue_url, dlq_url)
+    return queue_url, dlq_url
 
 
 def ensure_user(endpoint: str, pool_id: str, email: str, password: str = DEFAULT_PASSWORD,

@@ -77,12 +77,7 @@ def sqs(aws: localaws.LocalAws) -> Any:
 def queues(sqs: Any) -> Iterator[tuple[str, str, str]]:
     """(name, url, dlq url) of a fresh queue whose DLQ takes messages after 3 receives, as order-events'."""
     name = f"worker-test-{uuid.uuid4().hex[:8]}"
-    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=name, Attributes={
-        "VisibilityTimeout": "30",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-    })["QueueUrl"]
+    url, dlq_url = localaws.create_queue_with_dlq(sqs, name)
     yield name, url, dlq_url
     sqs.delete_queue(QueueUrl=url)
     sqs.delete_queue(QueueUrl=dlq_url)

@@ -41,12 +41,7 @@ def sqs(aws) -> Any:
 def queue(sqs) -> Iterator[tuple[str, str]]:
     """(url, dlq url): a private order-events look-alike whose DLQ takes a message after 3 receives."""
     name = f"oe-test-{uuid.uuid4().hex[:8]}"
-    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=name, Attributes={
-        "VisibilityTimeout": "30",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-    })["QueueUrl"]
+    url, dlq_url = localaws.create_queue_with_dlq(sqs, name)
     yield url, dlq_url
     sqs.delete_queue(QueueUrl=url)
     sqs.delete_queue(QueueUrl=dlq_url)

@@ -116,25 +116,22 @@ def get(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> Order | None:
 
 
 def list_for_member(tx: Tx, member_id: UUID, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
-    after = paging.decode(cursor)
-    rows = tx.fetch(
-        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE member_id = :m "
-        "AND (CAST(:at AS timestamptz) IS NULL OR (created_at, id) < (CAST(:at AS timestamptz), CAST(:id AS uuid))) "
-        "ORDER BY created_at DESC, id DESC LIMIT :n",
-        m=member_id, at=after[0] if after else None, id=after[1] if after else None, n=limit + 1,
-    )
-    rows, next_cursor = paging.page(rows, limit, lambda r: (r["created_at"], r["id"]))
-    return _with_details(tx, rows), next_cursor
+    return _page(tx, "member_id = :m", {"m": member_id}, limit, cursor)
 
 
 def list_by_status(tx: Tx, status: OrderStatus | None, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
     """All members' orders, newest first, optionally of one status (admin)."""
+    return _page(tx, "(CAST(:s AS text) IS NULL OR status = :s)", {"s": status}, limit, cursor)
+
+
+def _page(tx: Tx, where: str, params: dict, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
+    """Newest-first keyset page of orders matching `where` (a fixed SQL fragment, never user input)."""
     after = paging.decode(cursor)
     rows = tx.fetch(
-        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE (CAST(:s AS text) IS NULL OR status = :s) "
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {where} "
         "AND (CAST(:at AS timestamptz) IS NULL OR (created_at, id) < (CAST(:at AS timestamptz), CAST(:id AS uuid))) "
         "ORDER BY created_at DESC, id DESC LIMIT :n",
-        s=status, at=after[0] if after else None, id=after[1] if after else None, n=limit + 1,
+        **params, at=after[0] if after else None, id=after[1] if after else None, n=limit + 1,
     )
     rows, next_cursor = paging.page(rows, limit, lambda r: (r["created_at"], r["id"]))
     return _with_details(tx, rows), next_cursor
