@@ -80,7 +80,7 @@ def run(calls: int | None = None, warmup: int = 200, blocks: int = 4) -> Result:
                     fn()
                     out.append((clock() - started) / 1e6)
         raw.close()
-        from chalicelib.db import reset_database
+        from chalicelib.platform.db import reset_database
 
         reset_database()
 

@@ -350,8 +350,8 @@ def run(seconds: int | None = None, clients: int | None = None, pgbench_seconds:
         from chalice.cli import factory
         from chalice.local import ChaliceRequestHandler, create_local_server
 
-        from chalicelib.db import get_database, reset_database
-        from chalicelib.repositories import ledger
+        from chalicelib.platform.db import get_database, reset_database
+        from chalicelib.points import ledger_repository as ledger
         from devtools.localdb import free_port
 
         ChaliceRequestHandler.log_message = lambda self, *args: None  # type: ignore[method-assign]

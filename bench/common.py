@@ -208,9 +208,9 @@ def postgres(database: str = "xanadu_bench", *, stock: int | None = None, log=pr
 
 def prepare_app_database(url: str, *, stock: int | None = None) -> None:
     """Migrations and the demo catalog (28 products); optionally a huge stock for write benchmarks."""
-    from chalicelib.config import Settings
-    from chalicelib.db import Database
-    from chalicelib.migrations import apply_all
+    from chalicelib.platform.config import Settings
+    from chalicelib.platform.db import Database
+    from chalicelib.platform.migrations import apply_all
     from devtools.seed import seed_catalog
 
     db = Database(Settings(database_url=url))
@@ -290,8 +290,8 @@ def app_env(database_url: str, aws: Any = None) -> dict[str, str]:
 
 def apply_env(env: dict[str, str]) -> None:
     os.environ.update(env)
-    from chalicelib.config import reset_settings
-    from chalicelib.db import reset_database
+    from chalicelib.platform.config import reset_settings
+    from chalicelib.platform.db import reset_database
 
     reset_settings()
     reset_database()

@@ -250,9 +250,9 @@ def child_job(database_url: str, now: str, batch_size: int | None) -> int:
     """Runs in its own process: the job exactly as the schedule handler runs it, timed, with RSS."""
     wall = time.perf_counter()
     os.environ.update({"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "STAGE": "bench"})
-    from chalicelib.config import get_settings
-    from chalicelib.db import get_database
-    from chalicelib.services.expiry import ExpiryService
+    from chalicelib.platform.config import get_settings
+    from chalicelib.platform.db import get_database
+    from chalicelib.points.expiry import ExpiryService
 
     settings = get_settings()
     service = ExpiryService(get_database(), settings)

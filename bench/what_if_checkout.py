@@ -43,8 +43,8 @@ def apply(patches: list[str]) -> None:
         core.CoreConnection.execute_unnamed = execute_unnamed
     if "stocklast" in patches:
         import chalicelib.services.checkout as checkout_module
-        from chalicelib.errors import OutOfStock
-        from chalicelib.repositories import ledger, orders, outbox, products
+        from chalicelib.platform.errors import OutOfStock
+        from chalicelib.points import ledger_repository as ledger, orders, outbox, products
         from chalicelib.services import ordering
 
         def place_order(tx, member_id, lines, source):  # type: ignore[no-untyped-def]

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     info = StackInfo.load()
     if args.command == "run":
-        from chalicelib import logs
+        from chalicelib.platform import logs
 
         os.environ.update(info.app_env())  # the handler talks to the running stack's database and SQS
         logs.configure(os.environ.get("LOG_LEVEL", "INFO"))

@@ -67,9 +67,37 @@ def client(service: str, endpoint: str):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
+def _stable_subjects() -> None:
+    """Cognito keeps a user's `sub` for the account's lifetime; moto draws a new one each time the
+    emulator (in memory) recreates the user on start. Members are keyed on `sub`, so locally the
+    sub is derived from the pool and the username: the same user has the same sub after a restart."""
+    import uuid
+
+    from moto.cognitoidp import models
+
+    if getattr(models.CognitoIdpUser, "_xanadu_stable_sub", False):
+        return
+    original = models.CognitoIdpUser.__init__
+
+    def init(self: Any, user_pool_id: str, username: str | None, *args: Any, **kwargs: Any) -> None:
+        original(self, user_pool_id, username, *args, **kwargs)
+        # With email as the username attribute, moto passes no username and names the user by its sub.
+        name = username or self.attribute_lookup.get("email")
+        if name:
+            self.id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cognito-local:{user_pool_id}:{name.lower()}"))
+            if username is None:
+                self.username = self.id
+            self.update_attributes([{"Name": "sub", "Value": self.id}])
+
+    models.CognitoIdpUser.__init__ = init  # type: ignore[method-assign]
+    models.CognitoIdpUser._xanadu_stable_sub = True  # type: ignore[attr-defined]
+
+
 def start_server(port: int = 4566, host: str = "127.0.0.1"):
     """moto server in a background thread of this process; port 0 picks a free one."""
     from moto.server import ThreadedMotoServer
+
+    _stable_subjects()
 
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
@@ -101,6 +129,8 @@ def bootstrap(endpoint: str) -> LocalAws:
             ClientName=CLIENT_NAME,
             GenerateSecret=False,
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            # What the ID token carries (moto copies readable attributes into it, as Cognito does).
+            ReadAttributes=["email", "email_verified", "given_name", "family_name", "phone_number", "address"],
         )["UserPoolClient"]["ClientId"]
     groups = {g["GroupName"] for g in idp.list_groups(UserPoolId=pool_id)["Groups"]}
     if ADMIN_GROUP not in groups:

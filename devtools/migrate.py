@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import sys
 
-from chalicelib.db import Database
-from chalicelib.config import settings_from_env
-from chalicelib.migrations import apply_all
+from chalicelib.platform.db import Database
+from chalicelib.platform.config import settings_from_env
+from chalicelib.platform.migrations import apply_all
 
 
 def main() -> int:

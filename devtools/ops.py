@@ -95,10 +95,10 @@ def parse_now(text: str | None) -> datetime | None:
 
 def run_job(args: argparse.Namespace, out: Any = None) -> int:
     out = out or sys.stdout
-    from chalicelib import logs
-    from chalicelib.config import get_settings
-    from chalicelib.db import get_database
-    from chalicelib.services.job_runner import run_job as run_logged
+    from chalicelib.platform import logs
+    from chalicelib.platform.config import get_settings
+    from chalicelib.platform.db import get_database
+    from chalicelib.platform.jobs import run_job as run_logged
 
     logs.configure(args.log_level)
     settings, db = get_settings(), get_database()
@@ -110,25 +110,25 @@ def run_job(args: argparse.Namespace, out: Any = None) -> int:
 
     work: Callable[[], Any]
     if name == "expire-points":
-        from chalicelib.services.expiry import ExpiryService
+        from chalicelib.points.expiry import ExpiryService
 
         service = ExpiryService(db, settings)
         if args.dry_run:
             return _dry_run(service, now, args, progress, out)
         work = lambda: service.run(now=now, batch_size=args.batch_size, progress=progress)  # noqa: E731
     elif name == "notify-expiring-points":
-        from chalicelib.services.expiry import ExpiryService
+        from chalicelib.points.expiry import ExpiryService
 
         service = ExpiryService(db, settings)
         work = lambda: service.notify_expiring(now=now, days=args.days, batch_size=args.batch_size,  # noqa: E731
                                                progress=progress)
     elif name == "recompute-tiers":
-        from chalicelib.services.tiers import TierService
+        from chalicelib.points.tiers import TierService
 
         work = lambda: TierService(db, settings).recompute_all(now=now, batch_size=args.batch_size,  # noqa: E731
                                                                progress=progress)
     elif name == "reconcile-points":
-        from chalicelib.services.reconciliation import ReconciliationService
+        from chalicelib.points.reconciliation import ReconciliationService
 
         work = lambda: ReconciliationService(db, settings).run(batch_size=args.batch_size,  # noqa: E731
                                                                progress=progress)

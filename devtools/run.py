@@ -157,7 +157,7 @@ def main() -> int:
 
 
 def _run(settings: RunSettings, cleanup: ExitStack) -> int:
-    from chalicelib import logs
+    from chalicelib.platform import logs
     from devtools.localdb import LocalPostgres
 
     logs.configure(settings.log_level)
@@ -221,9 +221,9 @@ def _stop_postgres(pg: LocalPostgres) -> None:
 
 def _prepare_database(database_url: str, images_url: str) -> None:
     """Migrations and the demo catalog; both are no-ops on a database that already has them."""
-    from chalicelib.config import Settings
-    from chalicelib.db import Database
-    from chalicelib.migrations import apply_all
+    from chalicelib.platform.config import Settings
+    from chalicelib.platform.db import Database
+    from chalicelib.platform.migrations import apply_all
     from devtools.seed import seed_catalog
 
     db = Database(Settings(database_url=database_url))

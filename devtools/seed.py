@@ -1,17 +1,21 @@
 """Demo catalog for the local stack (idempotent: keyed on SKU)."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from chalicelib.db import Database
-from chalicelib.repositories import products
+from chalicelib.catalog import repository as products
+from chalicelib.catalog.models import NewProduct
+from chalicelib.platform.db import Database
 
 CATALOG = Path(__file__).with_name("catalog.json")
 
 
-def demo_products() -> list[dict]:
-    return json.loads(CATALOG.read_text())
+def demo_products() -> list[dict[str, Any]]:
+    products_json: list[dict[str, Any]] = json.loads(CATALOG.read_text())
+    return products_json
 
 
 def seed_catalog(db: Database, image_base_url: str | None) -> int:
@@ -19,5 +23,5 @@ def seed_catalog(db: Database, image_base_url: str | None) -> int:
     with db.transaction() as tx:
         for item in demo_products():
             image = f"{image_base_url.rstrip('/')}/{item['sku']}.svg" if image_base_url else None
-            inserted += products.insert_if_absent(tx, image_url=image, **item)
+            inserted += products.insert(tx, NewProduct(image_url=image, **item)) is not None
     return inserted

@@ -1,0 +1,102 @@
+"""Cart and checkout routes (the frontend's contract: checkout answers 200 with success true/false)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalice import Response
+
+from ..members.identity import current_member_id
+from ..platform import http
+from ..platform.errors import CartEmpty, InsufficientPoints, OutOfStock
+from ..platform.routing import Access, Routes, body
+from .schemas import (
+    AddToCart,
+    AddToCartResult,
+    Cart,
+    CartItemAdded,
+    CheckoutFailure,
+    CheckoutSuccess,
+    RemoveFromCart,
+)
+
+if TYPE_CHECKING:
+    from .checkout import CheckoutService
+    from .service import CartService
+
+routes = Routes(__name__)
+
+
+def cart() -> CartService:
+    from ..container import services
+
+    return services().cart
+
+
+def checkout_service() -> CheckoutService:
+    from ..container import services
+
+    return services().checkout
+
+
+@routes.get("/prod/cart", access=Access.MEMBER, responses={200: Cart})
+def view_cart() -> Response:
+    """The server-side cart, priced from the catalog."""
+    return http.json_response(Cart(items=cart().lines(current_member_id())))
+
+
+@routes.post(
+    "/prod/cart/item",
+    access=Access.MEMBER,
+    request=AddToCart,
+    responses={201: AddToCartResult, 400: None, 404: None},
+)
+def add_to_cart() -> Response:
+    """Add `quantity` (default 1) of a reward to the cart line."""
+    wanted = body(AddToCart)
+    me = current_member_id()
+    quantity = cart().add(me, wanted.id, wanted.quantity)
+    result = AddToCartResult(item=CartItemAdded(customer_id=me, item_id=wanted.id, quantity=quantity))
+    return http.json_response(result, 201)
+
+
+@routes.delete("/prod/cart/item/{item_id}", access=Access.MEMBER, responses={204: None})
+def remove_cart_line(item_id: str) -> Response:
+    """Remove one line (removing an absent line is not an error)."""
+    cart().remove(current_member_id(), http.parse_uuid(item_id, "cart item"))
+    return http.empty_response()
+
+
+@routes.delete("/prod/cart/item", access=Access.MEMBER, request=RemoveFromCart, responses={204: None})
+def remove_cart_item_or_all() -> Response:
+    """With body {"id"}: remove that line; without a body: empty the cart."""
+    wanted = body(RemoveFromCart, allow_empty=True)
+    if wanted.id is None:
+        cart().clear(current_member_id())
+    else:
+        cart().remove(current_member_id(), wanted.id)
+    return http.empty_response()
+
+
+@routes.delete("/prod/cart", access=Access.MEMBER, responses={204: None})
+def clear_cart() -> Response:
+    """Empty the cart."""
+    cart().clear(current_member_id())
+    return http.empty_response()
+
+
+@routes.post("/prod/cart/checkout", access=Access.MEMBER, responses={200: CheckoutSuccess})
+def checkout() -> Response:
+    """Spend points on the cart. Business outcomes are HTTP 200 with success true/false (frontend contract)."""
+    try:
+        placed = checkout_service().checkout(current_member_id())
+    except (InsufficientPoints, OutOfStock, CartEmpty) as outcome:
+        return http.json_response(CheckoutFailure(error=outcome.message))
+    return http.json_response(
+        CheckoutSuccess(
+            txId=placed.ledger_entry_id,
+            orderId=placed.order_id,
+            totalPoints=placed.total_points,
+            previousBalance=placed.previous_balance,
+        )
+    )

@@ -1,0 +1,110 @@
+"""Products: the catalog members browse and the stock orders take."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+from uuid import UUID
+
+from ..platform import paging
+from ..platform.db import Tx
+from .models import NewProduct, Product, StockedProduct
+
+_COLUMNS = (
+    "id, name, description, category, points_price, usd_price::float8 AS usd_price, sku, "
+    "rating::float8 AS rating, image_url"
+)
+_STOCKED = f"{_COLUMNS}, stock, active, created_at"
+# Columns an admin may change (PUT /admin/products/{id}); names are fixed here, never taken from input.
+UPDATABLE = ("sku", "name", "description", "category", "points_price", "usd_price", "rating", "image_url", "active")
+
+
+def list_active(tx: Tx, category: str | None = None) -> list[Product]:
+    if category is None:  # the hot path: no parameters, so one simple-protocol round trip
+        return tx.rows(Product, f"SELECT {_COLUMNS} FROM products WHERE active ORDER BY name, id")
+    return tx.rows(
+        Product,
+        f"SELECT {_COLUMNS} FROM products WHERE active AND category = :category ORDER BY name, id",
+        category=category,
+    )
+
+
+def get_active(tx: Tx, product_id: UUID) -> Product | None:
+    return tx.row(Product, f"SELECT {_COLUMNS} FROM products WHERE id = :id AND active", id=product_id)
+
+
+def get_any(tx: Tx, product_id: UUID) -> StockedProduct | None:
+    return tx.row(StockedProduct, f"SELECT {_STOCKED} FROM products WHERE id = :id", id=product_id)
+
+
+def categories(tx: Tx) -> list[str]:
+    return [r["category"] for r in tx.fetch("SELECT DISTINCT category FROM products WHERE active ORDER BY category")]
+
+
+def take_stock(tx: Tx, product_id: UUID, quantity: int) -> bool:
+    """Conditional decrement: False when the product is inactive or has fewer than `quantity` left."""
+    taken = tx.execute(
+        "UPDATE products SET stock = stock - :q, updated_at = now() WHERE id = :id AND active AND stock >= :q",
+        id=product_id,
+        q=quantity,
+    )
+    return taken == 1
+
+
+def restock(tx: Tx, product_id: UUID, quantity: int) -> None:
+    tx.execute("UPDATE products SET stock = stock + :q, updated_at = now() WHERE id = :id", id=product_id, q=quantity)
+
+
+def insert(tx: Tx, product: NewProduct) -> StockedProduct | None:
+    """The new product, or None when its SKU is taken (seeding relies on that to be idempotent)."""
+    return tx.row(
+        StockedProduct,
+        "INSERT INTO products (sku, name, description, category, points_price, usd_price, rating, image_url, "
+        "stock, active) VALUES (:sku, :name, :description, :category, :points_price, :usd_price, :rating, "
+        f":image_url, :stock, :active) ON CONFLICT (sku) DO NOTHING RETURNING {_STOCKED}",
+        **asdict(product),
+    )
+
+
+def update(tx: Tx, product_id: UUID, changes: dict[str, Any]) -> StockedProduct | None:
+    """Set the given UPDATABLE columns; None when the product does not exist."""
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    assignments = ", ".join(f"{column} = :{column}" for column in changes)
+    return tx.row(
+        StockedProduct,
+        f"UPDATE products SET {assignments}, updated_at = now() WHERE id = :id RETURNING {_STOCKED}",
+        id=product_id,
+        **changes,
+    )
+
+
+def set_stock(tx: Tx, product_id: UUID, stock: int) -> StockedProduct | None:
+    return tx.row(
+        StockedProduct,
+        f"UPDATE products SET stock = :s, updated_at = now() WHERE id = :id RETURNING {_STOCKED}",
+        id=product_id,
+        s=stock,
+    )
+
+
+def add_stock(tx: Tx, product_id: UUID, delta: int) -> StockedProduct | None:
+    """Relative change, safe beside concurrent checkouts; None if unknown or it would go below zero."""
+    return tx.row(
+        StockedProduct,
+        "UPDATE products SET stock = stock + :d, updated_at = now() WHERE id = :id AND stock + :d >= 0 "
+        f"RETURNING {_STOCKED}",
+        id=product_id,
+        d=delta,
+    )
+
+
+def list_all(tx: Tx, limit: int, cursor: str | None) -> tuple[list[StockedProduct], str | None]:
+    """Every product, inactive ones too, newest first (keyset paged)."""
+    rows = tx.rows(
+        StockedProduct,
+        f"SELECT {_STOCKED} FROM products WHERE {paging.AFTER_CURSOR} {paging.NEWEST_FIRST}",
+        **paging.params(cursor, limit),
+    )
+    return paging.page(rows, limit, lambda p: (p.created_at, p.id))

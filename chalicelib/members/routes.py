@@ -1,0 +1,101 @@
+"""Member routes: the signed-in member's profile, and customers (admins)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalice import Response
+
+from ..platform import http
+from ..platform.errors import ValidationFailed
+from ..platform.routing import Access, Routes, body, query
+from .identity import current_member_id
+from .models import Profile
+from .schemas import (
+    CustomerCreate,
+    CustomerDetail,
+    CustomerEnvelope,
+    CustomerList,
+    CustomerOut,
+    CustomerProfile,
+    ProfileUpdate,
+)
+
+if TYPE_CHECKING:
+    from .customers import CustomerService
+    from .service import MemberService
+
+routes = Routes(__name__)
+
+
+def members() -> MemberService:
+    from ..container import services
+
+    return services().members
+
+
+def customers() -> CustomerService:
+    from ..container import services
+
+    return services().customers
+
+
+@routes.get("/customer", access=Access.MEMBER, responses={200: CustomerProfile, 401: None})
+def customer_profile() -> Response:
+    """The signed-in member's profile (camelCase, as the frontend reads it)."""
+    return http.json_response(CustomerProfile.of(members().profile(current_member_id())))
+
+
+@routes.put(
+    "/customer",
+    access=Access.MEMBER,
+    request=ProfileUpdate,
+    responses={200: CustomerProfile, 400: None, 401: None},
+)
+def update_customer_profile() -> Response:
+    """Change the member's names, phone (E.164) or address; the email belongs to sign-in."""
+    wanted = body(ProfileUpdate)
+    me = current_member_id()
+    current = members().profile(me)
+    if wanted.id is not None and wanted.id != me:
+        raise ValidationFailed("id is not yours.", details=[{"field": "id", "message": "must be your member id"}])
+    if wanted.email is not None and wanted.email.strip().lower() != current.email:
+        raise ValidationFailed(
+            "The email address is changed where you sign in, not here.",
+            details=[{"field": "email", "message": "cannot be changed here"}],
+        )
+    return http.json_response(CustomerProfile.of(members().update_profile(me, wanted.changes())))
+
+
+@routes.get("/customers", access=Access.ADMIN, responses={200: CustomerList}, query=("q", "limit", "cursor"))
+def admin_customers() -> Response:
+    """Members, newest first; `q` searches email and name."""
+    found, next_cursor = customers().search(query().get("q"), http.parse_limit(query()), query().get("cursor"))
+    return http.json_response(CustomerList(customers=[CustomerOut.of(m) for m in found], next_cursor=next_cursor))
+
+
+@routes.post(
+    "/customers", access=Access.ADMIN, request=CustomerCreate, responses={201: CustomerEnvelope, 400: None, 409: None}
+)
+def admin_create_customer() -> Response:
+    """In-store sign-up: the member exists before their first sign-in (409 MEMBER_EXISTS if the email does)."""
+    wanted = body(CustomerCreate)
+    address = wanted.address
+    profile = Profile(
+        first_name=wanted.first_name,
+        last_name=wanted.last_name,
+        phone=wanted.phone,
+        street=address.street if address else "",
+        city=address.city if address else "",
+        state=address.state if address else "",
+        zip_code=address.zip_code if address else "",
+    )
+    customer = customers().create(wanted.email, profile)
+    return http.json_response(CustomerEnvelope(customer=CustomerDetail.of_customer(customer)), 201)
+
+
+@routes.get("/customers/{customer_id}", access=Access.ADMIN, responses={200: CustomerEnvelope, 404: None})
+def admin_customer(customer_id: str) -> Response:
+    """One member with profile, balance, tier, qualifying points and what expires soon."""
+    customer = customers().get(http.parse_uuid(customer_id, "customer"))
+    return http.json_response(CustomerEnvelope(customer=CustomerDetail.of_customer(customer)))

@@ -1,0 +1,36 @@
+"""Health: is the database reachable and are its migrations current."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..platform.db import Database
+from ..platform.errors import DatabaseUnavailable
+from ..platform.logs import get_logger
+from ..platform.migrations import pending
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    status: Literal["ok", "degraded"]
+    database: Literal["up", "down"]
+    migrations: Literal["current", "pending", "unknown"]
+    pending_migrations: list[str] = field(default_factory=list)
+
+
+def health_report(db: Database) -> HealthReport:
+    """Degraded (503) when the database is unreachable or behind the code's migrations."""
+    try:
+        with db.reader() as tx:
+            missing = pending(tx)
+    except DatabaseUnavailable:
+        return HealthReport(status="degraded", database="down", migrations="unknown")
+    except Exception:
+        log.exception("health check failed")
+        return HealthReport(status="degraded", database="down", migrations="unknown")
+    if missing:
+        return HealthReport(status="degraded", database="up", migrations="pending", pending_migrations=missing)
+    return HealthReport(status="ok", database="up", migrations="current")

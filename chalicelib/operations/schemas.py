@@ -1,0 +1,14 @@
+"""HTTP bodies of operations."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ..platform.schemas import Out
+
+
+class Health(Out):
+    status: Literal["ok", "degraded"]
+    database: Literal["up", "down"]
+    migrations: Literal["current", "pending", "unknown"]
+    pending_migrations: list[str] = []

@@ -1,0 +1,129 @@
+"""Orders, their lines and their status history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ..platform import paging
+from ..platform.db import Tx
+from .models import LineDraft, Order, OrderHead, OrderLine, OrderSource, OrderStatus, StatusChange, StockLine, order_total
+
+_HEAD = "id, member_id, status, total_points, payment_entry_id"
+
+
+def create(tx: Tx, member_id: UUID, lines: Sequence[LineDraft], source: OrderSource,
+           payment_entry_id: UUID | None = None) -> UUID:
+    total = order_total(lines)
+    order_id: UUID = tx.fetch_value(
+        "INSERT INTO orders (member_id, status, source, total_points, payment_entry_id) "
+        "VALUES (:m, 'PENDING', :s, :t, :p) RETURNING id",
+        m=member_id, s=source, t=total, p=payment_entry_id,
+    )
+    # One statement for all lines (pg8000 sends lists as arrays).
+    tx.execute(
+        "INSERT INTO order_lines (order_id, product_id, product_name, description, image_url, quantity, unit_points_price) "
+        "SELECT :o, * FROM unnest(CAST(:pid AS uuid[]), CAST(:name AS text[]), CAST(:descr AS text[]), "
+        "CAST(:img AS text[]), CAST(:qty AS int[]), CAST(:price AS int[]))",
+        o=order_id,
+        pid=[str(l.product_id) for l in lines],
+        name=[l.name for l in lines],
+        descr=[l.description for l in lines],
+        img=[l.image_url for l in lines],
+        qty=[l.quantity for l in lines],
+        price=[l.unit_points_price for l in lines],
+    )
+    tx.execute("INSERT INTO order_status_history (order_id, status) VALUES (:o, 'PENDING')", o=order_id)
+    return order_id
+
+
+def attach_payment(tx: Tx, order_id: UUID, entry_id: UUID) -> None:
+    """Record the debit that paid for the order (written after the order row, which the debit references)."""
+    tx.execute("UPDATE orders SET payment_entry_id = :e WHERE id = :o", o=order_id, e=entry_id)
+
+
+def lock(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> OrderHead | None:
+    """Row-lock the order for a status change; with `member_id`, only if it is that member's."""
+    return tx.row(
+        OrderHead,
+        f"SELECT {_HEAD} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m) FOR UPDATE",
+        o=order_id, m=member_id,
+    )
+
+
+def head(tx: Tx, order_id: UUID) -> OrderHead | None:
+    return tx.row(OrderHead, f"SELECT {_HEAD} FROM orders WHERE id = :o", o=order_id)
+
+
+def stock_lines(tx: Tx, order_id: UUID) -> list[StockLine]:
+    """Lines in product-id order: the global lock order for product rows (see ordering.place_order)."""
+    return tx.rows(
+        StockLine, "SELECT product_id, quantity FROM order_lines WHERE order_id = :o ORDER BY product_id", o=order_id
+    )
+
+
+def set_status(tx: Tx, order_id: UUID, status: OrderStatus, reason: str | None = None) -> datetime:
+    """Status and its history row in one statement; returns when it happened (the history row's time)."""
+    at: datetime = tx.fetch_value(
+        "WITH moved AS (UPDATE orders SET status = :s, updated_at = now() WHERE id = :o RETURNING id) "
+        "INSERT INTO order_status_history AS h (order_id, status, reason) SELECT id, :s, :r FROM moved "
+        "ON CONFLICT (order_id, status) DO UPDATE SET reason = COALESCE(EXCLUDED.reason, h.reason) RETURNING at",
+        o=order_id, s=status, r=reason,
+    )
+    return at
+
+
+# -- reads -------------------------------------------------------------------------------------
+_ORDER_COLUMNS = "id, member_id, status, total_points, created_at, updated_at"
+
+
+def get(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> Order | None:
+    """The order with its lines and history; with `member_id`, only if it belongs to that member."""
+    row = tx.fetch_one(
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m)",
+        o=order_id, m=member_id,
+    )
+    return _with_details(tx, [row])[0] if row else None
+
+
+def list_for_member(tx: Tx, member_id: UUID, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
+    return _page(tx, "member_id = :m", {"m": member_id}, limit, cursor)
+
+
+def list_by_status(tx: Tx, status: OrderStatus | None, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
+    """All members' orders, newest first, optionally of one status (admin)."""
+    return _page(tx, "(CAST(:s AS text) IS NULL OR status = :s)", {"s": status}, limit, cursor)
+
+
+def _page(tx: Tx, where: str, params: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
+    """Newest-first keyset page of orders matching `where` (a fixed SQL fragment, never user input)."""
+    rows = tx.fetch(
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {where} AND {paging.AFTER_CURSOR} {paging.NEWEST_FIRST}",
+        **params, **paging.params(cursor, limit),
+    )
+    rows, next_cursor = paging.page(rows, limit, lambda r: (r["created_at"], r["id"]))
+    return _with_details(tx, rows), next_cursor
+
+
+def _with_details(tx: Tx, rows: list[dict[str, Any]]) -> list[Order]:
+    """Lines and history of a page of orders in two queries (not two per order)."""
+    if not rows:
+        return []
+    ids = [str(r["id"]) for r in rows]
+    lines: dict[UUID, list[OrderLine]] = {}
+    for line in tx.fetch(
+        "SELECT order_id, product_id AS item_id, product_name AS name, quantity, unit_points_price FROM order_lines "
+        "WHERE order_id = ANY(CAST(:ids AS uuid[])) ORDER BY order_id, product_name, product_id",
+        ids=ids,
+    ):
+        lines.setdefault(line.pop("order_id"), []).append(OrderLine(**line))
+    history: dict[UUID, list[StatusChange]] = {}
+    for change in tx.fetch(
+        "SELECT order_id, status, at FROM order_status_history WHERE order_id = ANY(CAST(:ids AS uuid[])) "
+        "ORDER BY order_id, at, status",
+        ids=ids,
+    ):
+        history.setdefault(change.pop("order_id"), []).append(StatusChange(**change))
+    return [Order(**r, items=lines.get(r["id"], []), history=history.get(r["id"], [])) for r in rows]

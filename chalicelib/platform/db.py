@@ -1,0 +1,411 @@
+"""The database layer: pg8000 connections, transactions, and failure mapping.
+
+Why it looks like this:
+- A warm Lambda reuses its connection; a dropped one is replaced once, transparently, but only
+  before the first statement of a unit of work (after that, retrying could double a write).
+- RDS Proxy multiplexes sessions, so nothing here pins one: no SET, no named prepared
+  statements (pg8000.native `run` uses the unnamed statement), no advisory locks, no temp tables.
+- chalice local serves each request on its own thread; a small idle pool keeps that cheap while a
+  Lambda container (one thread) ends up with exactly one connection.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+from contextlib import contextmanager
+from functools import lru_cache
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, TypeVar
+from urllib.parse import parse_qs, unquote, urlparse
+
+import pg8000.native
+from pg8000 import core as _wire
+from pg8000.exceptions import DatabaseError, InterfaceError
+from pg8000.native import to_statement
+
+from .config import Settings, get_settings
+from .errors import DatabaseUnavailable
+from .logs import get_logger
+
+log = get_logger(__name__)
+R = TypeVar("R")
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", ""}
+# SQLSTATE classes meaning "this connection is gone": 08 connection exception, 57P0x shutdown/terminated.
+_DEAD_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03")
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+CHECK_VIOLATION = "23514"
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a server error, or None for anything else."""
+    if isinstance(exc, DatabaseError) and exc.args and isinstance(exc.args[0], dict):
+        return exc.args[0].get("C")
+    return None
+
+
+def constraint_name(exc: BaseException) -> str | None:
+    if isinstance(exc, DatabaseError) and exc.args and isinstance(exc.args[0], dict):
+        return exc.args[0].get("n")
+    return None
+
+
+def _is_dead_connection(exc: BaseException) -> bool:
+    if isinstance(exc, (InterfaceError, OSError, socket.timeout)):
+        return True
+    state = sqlstate(exc)
+    return bool(state) and state.startswith(_DEAD_CONNECTION_STATES)
+
+
+@dataclass(frozen=True)
+class ConnectParams:
+    host: str | None
+    port: int
+    database: str
+    user: str
+    password: str | None
+    unix_sock: str | None
+    tls: bool
+
+
+def connect_params(settings: Settings) -> ConnectParams:
+    """Where and how to connect, from either DATABASE_URL or the DB_* settings."""
+    if settings.database_url:
+        url = urlparse(settings.database_url)
+        query = parse_qs(url.query)
+        host = unquote(url.hostname or "") or None
+        unix_sock = None
+        if "host" in query and query["host"][0].startswith("/"):
+            unix_sock = f"{query['host'][0]}/.s.PGSQL.{url.port or 5432}"
+            host = None
+        sslmode = query.get("sslmode", ["prefer-default"])[0]
+        tls = (host not in _LOOPBACK and unix_sock is None and sslmode != "disable") or sslmode in (
+            "require",
+            "verify-full",
+        )
+        return ConnectParams(
+            host=host,
+            port=url.port or 5432,
+            database=unquote(url.path.lstrip("/")) or "postgres",
+            user=unquote(url.username or "postgres"),
+            password=unquote(url.password) if url.password is not None else None,
+            unix_sock=unix_sock,
+            tls=tls,
+        )
+    if not settings.db_host:
+        raise DatabaseUnavailable("No database configured (set DATABASE_URL or DB_HOST).")
+    return ConnectParams(
+        host=settings.db_host,
+        port=settings.db_port,
+        database=settings.db_name,
+        user=settings.db_user,
+        password=None,
+        unix_sock=None,
+        tls=settings.db_host not in _LOOPBACK,
+    )
+
+
+class CredentialSource:
+    """Passwords for deployed stages: Secrets Manager (cached) or a fresh RDS IAM token."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._secret: dict[str, Any] | None = None
+
+    def password(self, params: ConnectParams, refresh: bool = False) -> tuple[str, str | None]:
+        mode = self._settings.db_auth
+        if mode == "password":
+            return params.user, params.password
+        import boto3  # deferred: only deployed stages pay for it
+
+        if mode == "secret":
+            if self._secret is None or refresh:
+                client = boto3.client(
+                    "secretsmanager",
+                    region_name=self._settings.aws_region,
+                    endpoint_url=self._settings.aws_endpoint_url,
+                )
+                raw = client.get_secret_value(SecretId=self._settings.db_secret_id)["SecretString"]
+                self._secret = json.loads(raw)
+            return self._secret.get("username", params.user), self._secret.get("password")
+        client = boto3.client("rds", region_name=self._settings.aws_region)
+        token = client.generate_db_auth_token(
+            DBHostname=params.host, Port=params.port, DBUsername=params.user, Region=self._settings.aws_region
+        )
+        return params.user, token
+
+
+@lru_cache(maxsize=1024)
+def _compiled(sql: str) -> tuple[str, Any]:
+    """pg8000 rewrites :named parameters in pure Python on every call; our SQL is a fixed set of strings."""
+    return to_statement(sql)
+
+
+def run(conn: pg8000.native.Connection, sql: str, params: dict[str, Any]) -> Any:
+    """One statement in one network round trip, on the unnamed statement (nothing to pin a proxy session).
+
+    pg8000's own `run` spends three round trips per parameterised statement (Parse+Sync,
+    Describe+Sync, Bind+Execute+Sync). The extended protocol allows Parse, Bind, Describe(portal),
+    Execute and one Sync in a single flight; the server still infers parameter types exactly as
+    before (no oids are sent). This relies on pg8000's wire helpers, which is why pg8000 is pinned.
+    """
+    if not params:
+        context = conn.execute_simple(sql)
+    else:
+        statement, make_vals = _compiled(sql)
+        context = _wire.Context(statement)
+        conn.send_PARSE(_wire.NULL_BYTE, statement, ())
+        conn.send_BIND(_wire.NULL_BYTE, _wire.make_params(conn.py_types, make_vals(params)))
+        conn._send_message(_wire.DESCRIBE, _wire.PORTAL + _wire.NULL_BYTE)
+        conn.send_EXECUTE()
+        _wire._write(conn._sock, _wire.SYNC_MSG)
+        _wire._flush(conn._sock)
+        conn.handle_messages(context)
+    conn._context = context
+    return context
+
+
+class Tx:
+    """A unit of work on one connection. Rows come back as dicts keyed by column name.
+
+    `after_commit(fn)` is the unit of work's one hook: `fn` runs once after COMMIT succeeds (the
+    outbox uses it to relay the events this transaction wrote) and is dropped on rollback.
+    """
+
+    def __init__(self, conn: pg8000.native.Connection):
+        self._conn = conn
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` after this transaction commits; registering the same callable twice runs it once."""
+        if fn not in self._after_commit:
+            self._after_commit.append(fn)
+
+    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        return run(self._conn, sql, params)
+
+    def fetch(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        context = self._run(sql, params)
+        if not context.rows:
+            return []
+        names = [c["name"] for c in context.columns]
+        return [dict(zip(names, row)) for row in context.rows]
+
+    def fetch_one(self, sql: str, **params: Any) -> dict[str, Any] | None:
+        rows = self.fetch(sql, **params)
+        return rows[0] if rows else None
+
+    def rows(self, row_type: type[R], sql: str, **params: Any) -> list[R]:
+        """The repositories' one row convention: each row as a typed (data)class built from its columns."""
+        return [row_type(**r) for r in self.fetch(sql, **params)]
+
+    def row(self, row_type: type[R], sql: str, **params: Any) -> R | None:
+        found = self.fetch_one(sql, **params)
+        return row_type(**found) if found is not None else None
+
+    def fetch_value(self, sql: str, **params: Any) -> Any:
+        rows = self._run(sql, params).rows
+        return rows[0][0] if rows else None
+
+    def execute(self, sql: str, **params: Any) -> int:
+        return self._run(sql, params).row_count
+
+    def run_script(self, sql: str) -> None:
+        """Several statements at once (simple query protocol); for migrations, never for user input."""
+        self._conn.run(sql)
+
+
+class Database:
+    def __init__(self, settings: Settings, max_idle: int = 8):
+        self._settings = settings
+        self._credentials = CredentialSource(settings)
+        self._idle: list[pg8000.native.Connection] = []
+        self._lock = threading.Lock()
+        self._max_idle = max_idle
+        self._ssl: ssl.SSLContext | None = None
+
+    # -- connections -------------------------------------------------------------------
+    def _connect(self, refresh_credentials: bool = False) -> pg8000.native.Connection:
+        params = connect_params(self._settings)
+        user, password = self._credentials.password(params, refresh=refresh_credentials)
+        # False, not None: pg8000 treats None as "try unverified TLS first".
+        ssl_context: ssl.SSLContext | bool = self._tls_context() if params.tls else False
+        try:
+            return pg8000.native.Connection(
+                user=user,
+                password=password,
+                host=params.host or "localhost",
+                port=params.port,
+                database=params.database,
+                unix_sock=params.unix_sock,
+                ssl_context=ssl_context,
+                timeout=self._settings.db_connect_timeout * 6,
+                application_name="xanadu-rewards",
+            )
+        except (InterfaceError, OSError, DatabaseError) as exc:
+            if sqlstate(exc) == "28P01" and not refresh_credentials and self._settings.db_auth == "secret":
+                return self._connect(refresh_credentials=True)  # the secret was rotated
+            log.error("database connect failed", extra={"error": type(exc).__name__})
+            raise DatabaseUnavailable() from exc
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """Verified TLS (certificate chain and host name), built once per container."""
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context(cafile=self._settings.db_ca_file)
+        return self._ssl
+
+    def _acquire(self) -> tuple[pg8000.native.Connection, bool]:
+        """A connection and whether it came from the idle pool (and so may be stale)."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        return self._connect(), False
+
+    def _release(self, conn: pg8000.native.Connection) -> None:
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        _close_quietly(conn)
+
+    def _start(self, first_sql: str, params: dict[str, Any]) -> tuple[pg8000.native.Connection, Any]:
+        """Run the first statement of a unit of work, reconnecting once if the pooled connection died."""
+        conn, reused = self._acquire()
+        try:
+            return conn, run(conn, first_sql, params)
+        except Exception as exc:
+            _close_quietly(conn)
+            if not (_is_dead_connection(exc) and reused):
+                raise _map_failure(exc) from exc
+            log.warning("database connection dropped; reconnecting once")
+        conn = self._connect()
+        try:
+            return conn, run(conn, first_sql, params)
+        except Exception as exc:
+            _close_quietly(conn)
+            raise _map_failure(exc) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """Services own transactions: `with db.transaction() as tx:` commits or rolls back as one."""
+        conn, _ = self._start("START TRANSACTION", {})  # simple protocol: one round trip
+        tx = Tx(conn)
+        try:
+            yield tx
+            conn.run("COMMIT")
+        except BaseException as exc:
+            if _is_dead_connection(exc):
+                _close_quietly(conn)
+                if isinstance(exc, Exception):
+                    raise DatabaseUnavailable() from exc
+                raise
+            try:
+                conn.run("ROLLBACK")
+            except Exception:
+                _close_quietly(conn)
+                raise
+            self._release(conn)
+            raise
+        else:
+            self._release(conn)
+            _run_after_commit(tx)
+
+    @contextmanager
+    def reader(self) -> Iterator[Tx]:
+        """Autocommit reads: one round trip per statement, for hot read paths like the catalog.
+
+        A read is safe to repeat, so a stale pooled connection is replaced on its first statement.
+        """
+        reader = _ReaderTx(self)
+        try:
+            yield reader
+        except BaseException as exc:
+            if reader.conn is not None:
+                if _is_dead_connection(exc):
+                    _close_quietly(reader.conn)
+                else:
+                    self._release(reader.conn)
+            if _is_dead_connection(exc) and isinstance(exc, Exception):
+                raise DatabaseUnavailable() from exc
+            raise
+        else:
+            if reader.conn is not None:
+                self._release(reader.conn)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            _close_quietly(conn)
+
+
+class _ReaderTx(Tx):
+    def __init__(self, db: Database):
+        self._db = db
+        self.conn: pg8000.native.Connection | None = None
+
+    @property
+    def _conn(self) -> pg8000.native.Connection:  # type: ignore[override]
+        assert self.conn is not None
+        return self.conn
+
+    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        if self.conn is None:
+            self.conn, context = self._db._start(sql, params)
+            return context
+        return run(self.conn, sql, params)
+
+    def execute(self, sql: str, **params: Any) -> int:
+        raise TypeError("reader() is for reads; use transaction() to write")
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        raise TypeError("reader() never commits; use transaction() to write")
+
+
+def _run_after_commit(tx: Tx) -> None:
+    """The transaction has committed: a failing hook is logged, never raised into the caller."""
+    for fn in tx._after_commit:
+        try:
+            fn()
+        except Exception:
+            log.exception("after-commit hook failed")
+
+
+def _map_failure(exc: BaseException) -> BaseException:
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    if _is_dead_connection(exc):
+        return DatabaseUnavailable()
+    return exc
+
+
+def _close_quietly(conn: pg8000.native.Connection) -> None:
+    try:
+        conn.close()
+    except Exception:
+        pass
+
+
+_database: Database | None = None
+_database_lock = threading.Lock()
+
+
+def get_database() -> Database:
+    """The container's Database, created on first use (never at import)."""
+    global _database
+    if _database is None:
+        with _database_lock:
+            if _database is None:
+                _database = Database(get_settings())
+    return _database
+
+
+def reset_database() -> None:
+    global _database
+    with _database_lock:
+        if _database is not None:
+            _database.close()
+        _database = None

@@ -1,0 +1,247 @@
+"""How a domain declares its HTTP routes: a Chalice Blueprint with access control, the body-size limit,
+the one error mapping and OpenAPI metadata on every route.
+
+    routes = Routes(__name__)
+
+    @routes.get("/prod/products", responses={200: ProductList})
+    def list_products() -> Response:
+        ...
+
+app.py registers every domain's `routes` (after `configure`, which hands over the Cognito authorizer and
+the partner-key check). Inside a view, `principal()`, `body(Model)`, `query()` and `respond_once(...)`
+read the current call.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from chalice import Blueprint, Chalice, CORSConfig, Response
+from chalice.app import Authorizer, Request
+from pydantic import BaseModel
+
+from . import http, logs
+from .auth import Principal, get_authenticator
+from .config import get_settings
+from .errors import DomainError, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from .db import Tx
+
+log = logs.get_logger("xanadu.http")
+
+CORS = CORSConfig(
+    allow_origin="*",
+    allow_headers=list(http.CORS_ALLOW_HEADERS),
+    expose_headers=["Idempotency-Replay", "X-Request-Id"],
+    max_age=600,
+)
+
+
+class Access(Enum):
+    PUBLIC = "public"
+    MEMBER = "member"
+    ADMIN = "admin"
+    # X-Api-Key issued by an admin; checked by the app (the same in chalice local and AWS).
+    PARTNER = "partner"
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """One operation of the OpenAPI document."""
+
+    path: str
+    method: str
+    access: Access
+    summary: str
+    request: type[BaseModel] | None
+    responses: Mapping[int, type[BaseModel] | None]
+    idempotent: bool = False
+    query: tuple[str, ...] = ()
+
+
+# Every declared operation, in declaration order: the source of /openapi.json.
+ROUTE_TABLE: list[RouteDoc] = []
+
+
+@dataclass
+class Call:
+    """What the current request has established about its caller."""
+
+    principal: Principal | None = None
+    partner: object | None = None
+    # Per-request memo for domains (e.g. the member id behind the principal).
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+_call: contextvars.ContextVar[Call] = contextvars.ContextVar("call")
+
+
+@dataclass
+class _Wiring:
+    app: Chalice | None = None
+    authorizer: Authorizer | None = None
+    partner_gate: Callable[[str | None], object] | None = None
+
+
+_wiring = _Wiring()
+
+
+def configure(app: Chalice, *, authorizer: Authorizer | None, partner_gate: Callable[[str | None], object]) -> None:
+    """Called once by app.py before registering blueprints: the app, API Gateway's authorizer for member
+    and admin routes (None where the app verifies tokens itself) and the partner-key check."""
+    _wiring.app = app
+    _wiring.authorizer = authorizer
+    _wiring.partner_gate = partner_gate
+
+
+def call() -> Call:
+    return _call.get()
+
+
+def current_request() -> Request:
+    assert _wiring.app is not None and _wiring.app.current_request is not None, "no request in flight"
+    return _wiring.app.current_request
+
+
+def principal() -> Principal:
+    current = _call.get().principal
+    assert current is not None, "route declared without member or admin access"
+    return current
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def body(model: type[M], *, allow_empty: bool = False) -> M:
+    """The request body validated against `model` (400 with field details otherwise)."""
+    return http.parse_body(
+        model, current_request().raw_body, get_settings().max_body_bytes, allow_empty=allow_empty
+    )
+
+
+def query() -> dict[str, str]:
+    return dict(current_request().query_params or {})
+
+
+def respond_once(scope: str, parsed_body: object, operation: Callable[[Tx], tuple[int, Any]]) -> Response:
+    """Run `operation(tx)` once per (scope, Idempotency-Key); replays carry `Idempotency-Replay: true`."""
+    from .idempotency import fingerprint, get_idempotency, validate_key
+
+    request = current_request()
+    key = validate_key(request.headers.get("idempotency-key"))
+    payload = parsed_body.model_dump(mode="json") if isinstance(parsed_body, BaseModel) else parsed_body
+    outcome = get_idempotency().execute(scope, key, fingerprint(request.method, request.path, payload), operation)
+    headers = {"Idempotency-Replay": "true"} if outcome.replayed else None
+    return http.json_response(outcome.body, outcome.status, headers)
+
+
+View = Callable[..., Response]
+
+
+class Routes(Blueprint):
+    """A domain's routes. `get/post/put/delete` add authentication, the body-size limit, the error
+    mapping and an OpenAPI entry to Chalice's `route`."""
+
+    def get(self, path: str, **spec: Any) -> Callable[[View], View]:
+        return self._operation(path, "GET", **spec)
+
+    def post(self, path: str, **spec: Any) -> Callable[[View], View]:
+        return self._operation(path, "POST", **spec)
+
+    def put(self, path: str, **spec: Any) -> Callable[[View], View]:
+        return self._operation(path, "PUT", **spec)
+
+    def delete(self, path: str, **spec: Any) -> Callable[[View], View]:
+        return self._operation(path, "DELETE", **spec)
+
+    def _operation(
+        self,
+        path: str,
+        method: str,
+        *,
+        access: Access = Access.PUBLIC,
+        request: type[BaseModel] | None = None,
+        responses: Mapping[int, type[BaseModel] | None] | None = None,
+        idempotent: bool = False,
+        query: tuple[str, ...] = (),
+    ) -> Callable[[View], View]:
+        def register(view: View) -> View:
+            summary = (view.__doc__ or view.__name__).strip().split("\n")[0]
+            ROUTE_TABLE.append(
+                RouteDoc(path, method, access, summary, request, responses or {200: None}, idempotent, query)
+            )
+            endpoint = _guarded(view, path, access)
+
+            def deferred(app: Chalice, options: dict[str, Any]) -> None:
+                authorizer = _wiring.authorizer if access in (Access.MEMBER, Access.ADMIN) else None
+                app.route(path, methods=[method], cors=CORS, authorizer=authorizer)(endpoint)
+
+            self._deferred_registrations.append(deferred)
+            return endpoint
+
+        return register
+
+
+def _guarded(view: View, path: str, access: Access) -> View:
+    @functools.wraps(view)
+    def endpoint(**params: str) -> Response:
+        token = _call.set(Call())
+        try:
+            request = current_request()
+            http.check_path_params(params)
+            limit = get_settings().max_body_bytes
+            if request.raw_body and len(request.raw_body) > limit:
+                raise PayloadTooLarge(f"Request body exceeds {limit} bytes.")
+            if access is Access.PARTNER:
+                assert _wiring.partner_gate is not None, "routing.configure was not called"
+                _call.get().partner = _wiring.partner_gate(request.headers.get("x-api-key"))
+            elif access is Access.MEMBER:
+                _call.get().principal = get_authenticator().principal(request.headers, request.context)
+            elif access is Access.ADMIN:
+                _call.get().principal = get_authenticator().admin(request.headers, request.context)
+            return view(**params)
+        except DomainError as error:
+            return http.error_response(error)
+        except Exception:
+            log.exception("unhandled error", extra={"path": path})
+            return http.internal_error_response()
+        finally:
+            _call.reset(token)
+
+    return endpoint
+
+
+def http_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Request id on every log line and response; CORS on every response, errors included."""
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    context = getattr(event, "context", None) or {}
+    request_id = context.get("requestId") or str(uuid.uuid4())
+    token = logs.request_id_var.set(request_id)
+    started = time.perf_counter()
+    try:
+        response = get_response(event)
+    finally:
+        logs.request_id_var.reset(token)
+    for name, value in http.CORS_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers["X-Request-Id"] = request_id
+    log.info(
+        "request",
+        extra={
+            "request_id": request_id,
+            "method": getattr(event, "method", None),
+            "path": getattr(event, "path", None),
+            "status": response.status_code,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+    return response

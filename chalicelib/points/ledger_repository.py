@@ -1,0 +1,362 @@
+"""The points ledger, member balances and lots: the only code that moves points.
+
+Invariants (checked by tests and by the reconciliation job):
+  members.balance == SUM(ledger_entries.points) == SUM(point_lots.points_remaining)
+Locking rule: a lot is only ever mutated while its member's row is locked, and the member row is
+always locked first (the conditional balance UPDATE does it). That serialises every movement of one
+member's points without advisory locks, and keeps lock order fixed (member -> lots), so no deadlocks.
+Code that locks several members (the expiry job) locks them in id order, or with SKIP LOCKED.
+
+Expiry: a lot lapses at `expires_at` (inclusive: at that very instant it is no longer spendable).
+`expire_lapsed` turns what is left in lapsed lots into EXPIRE rows, one per lot, keyed
+'expire:<lot>:<n>' where n counts the lot's expiries (a refund can refill a lapsed lot; its points
+then expire again, once, under a new key). `debit` expires the member's lapsed lots first, in the
+same transaction and through the same statement as the daily job, so no spend ever uses them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from ..events import outbox
+from ..platform import paging
+from ..platform.db import UNIQUE_VIOLATION, Tx, sqlstate
+from ..platform.errors import Conflict, InsufficientPoints
+from ..platform.logs import request_id_var
+from .models import LedgerEntry, LedgerType, OrderedItem, Posting
+
+_ENTRY_COLUMNS = "id, member_id, entry_type, points, description, order_id, created_at"
+# Credits that count as "earned" (tiers, lifetime_earned); refunds and adjustments do not.
+EARNING_TYPES = ("EARN", "BONUS")
+
+
+class LedgerInvariantBroken(RuntimeError):
+    """Lots do not cover the balance: a bug, never a user error. Rolls the transaction back."""
+
+
+def _insert_entry(
+    tx: Tx,
+    member_id: UUID,
+    entry_type: LedgerType,
+    points: int,
+    description: str,
+    order_id: UUID | None,
+    external_ref: str | None,
+    created_by: str | None,
+    created_at: datetime | None = None,
+) -> LedgerEntry:
+    """`created_at` defaults to the clock at the insert; a caller that says when (`now=`) stamps that."""
+    entry = tx.row(
+        LedgerEntry,
+        "INSERT INTO ledger_entries (member_id, entry_type, points, description, order_id, external_ref, created_by, "
+        "created_at) VALUES (:m, :t, :p, :d, :o, :x, :by, COALESCE(CAST(:at AS timestamptz), clock_timestamp())) "
+        f"RETURNING {_ENTRY_COLUMNS}",
+        m=member_id, t=entry_type, p=points, d=description, o=order_id, x=external_ref, by=created_by, at=created_at,
+    )
+    assert entry is not None
+    return entry
+
+
+def credit(
+    tx: Tx,
+    member_id: UUID,
+    entry_type: LedgerType,
+    points: int,
+    description: str,
+    *,
+    lot_lifetime: timedelta,
+    order_id: UUID | None = None,
+    external_ref: str | None = None,
+    created_by: str | None = None,
+    now: datetime | None = None,
+) -> Posting:
+    """Add points: one ledger row, one new lot expiring after `lot_lifetime`, the cached balance.
+
+    `now` (default: the clock) is when the credit happens: the ledger row's created_at and the lot's earned_at.
+    """
+    if points <= 0:
+        raise ValueError("credit needs a positive amount")
+    earned = points if entry_type in EARNING_TYPES else 0
+    balance = tx.fetch_value(
+        "UPDATE members SET balance = balance + :p, lifetime_earned = lifetime_earned + :e, updated_at = now() "
+        "WHERE id = :m RETURNING balance",
+        m=member_id, p=points, e=earned,
+    )
+    if balance is None:
+        raise LookupError(f"member {member_id} does not exist")
+    entry = _insert_entry(tx, member_id, entry_type, points, description, order_id, external_ref, created_by, now)
+    tx.execute(
+        "INSERT INTO point_lots (member_id, ledger_entry_id, points_earned, points_remaining, earned_at, expires_at) "
+        "VALUES (:m, :e, :p, :p, CAST(:at AS timestamptz), CAST(:at AS timestamptz) + make_interval(secs => CAST(:life AS float8)))",
+        m=member_id, e=entry.id, p=points, at=now or entry.created_at, life=lot_lifetime.total_seconds(),
+    )
+    return Posting(entry, balance - points, balance)
+
+
+def debit(
+    tx: Tx,
+    member_id: UUID,
+    entry_type: LedgerType,
+    points: int,
+    description: str,
+    *,
+    order_id: UUID | None = None,
+    external_ref: str | None = None,
+    created_by: str | None = None,
+    now: datetime | None = None,
+) -> Posting:
+    """Take points, soonest-expiring lots first. Raises InsufficientPoints and writes nothing if short.
+
+    The one shared spend path: checkout, orders, reservations and negative adjustments all come
+    through here. It first locks the member row and expires the member's lapsed lots (as of `now`,
+    default: the transaction's start), so points are never spent after their expiry instant.
+    """
+    if points <= 0:
+        raise ValueError("debit needs a positive amount")
+    state = tx.fetch_one(
+        "SELECT COALESCE(CAST(:now AS timestamptz), now()) AS at, EXISTS ("
+        "  SELECT 1 FROM point_lots l WHERE l.member_id = m.id AND l.points_remaining > 0"
+        "  AND l.expires_at <= COALESCE(CAST(:now AS timestamptz), now())) AS lapsed "
+        "FROM members m WHERE m.id = :m FOR UPDATE OF m",
+        m=member_id, now=now,
+    )
+    if state is None:
+        raise InsufficientPoints(points, None)
+    if state["lapsed"]:
+        expire_lapsed(tx, [member_id], state["at"], created_by="expiry-on-spend")
+    balance = tx.fetch_value(
+        "UPDATE members SET balance = balance - :p, updated_at = now() WHERE id = :m AND balance >= :p RETURNING balance",
+        m=member_id, p=points,
+    )
+    if balance is None:
+        available = tx.fetch_value("SELECT balance FROM members WHERE id = :m", m=member_id)
+        raise InsufficientPoints(points, available)
+    entry = _insert_entry(tx, member_id, entry_type, -points, description, order_id, external_ref, created_by, now)
+    taken = consume_lots(tx, member_id, entry.id, points)
+    if taken != points:
+        raise LedgerInvariantBroken(f"lots of member {member_id} cover {taken} of {points} points")
+    return Posting(entry, balance + points, balance)
+
+
+def consume_lots(tx: Tx, member_id: UUID, entry_id: UUID, points: int) -> int:
+    """FIFO by expiry in one statement; the caller holds the member row lock."""
+    taken = tx.fetch_value(
+        """
+        WITH open_lots AS (
+            SELECT id, points_remaining,
+                   SUM(points_remaining) OVER (ORDER BY expires_at, id) - points_remaining AS before
+            FROM point_lots
+            WHERE member_id = :m AND points_remaining > 0
+        ), take AS (
+            SELECT id, LEAST(points_remaining, :p - before) AS points
+            FROM open_lots WHERE before < :p
+        ), updated AS (
+            UPDATE point_lots l SET points_remaining = l.points_remaining - take.points
+            FROM take WHERE l.id = take.id
+            RETURNING l.id, take.points
+        ), allocated AS (
+            INSERT INTO lot_allocations (ledger_entry_id, lot_id, points)
+            SELECT :e, id, points FROM updated
+            RETURNING points
+        )
+        SELECT COALESCE(SUM(points), 0)::bigint FROM allocated
+        """,
+        m=member_id, p=points, e=entry_id,
+    )
+    return int(taken or 0)
+
+
+def refund(
+    tx: Tx,
+    debit_entry_id: UUID,
+    description: str,
+    *,
+    order_id: UUID | None = None,
+    external_ref: str | None = None,
+    created_by: str | None = None,
+) -> Posting:
+    """Give back a whole debit: the points return to the very lots they came from.
+
+    A lot keeps its original expiry, so refunded points that lapsed in the meantime are expired by
+    the next expiry run (documented in the README: refunds never extend a lot's life).
+    `external_ref` makes a refund happen at most once (unique per entry type).
+    """
+    original = tx.fetch_one(
+        "SELECT member_id, points FROM ledger_entries WHERE id = :id AND points < 0", id=debit_entry_id
+    )
+    if original is None:
+        raise LookupError(f"no debit {debit_entry_id}")
+    member_id, points = original["member_id"], -int(original["points"])
+    balance = tx.fetch_value(
+        "UPDATE members SET balance = balance + :p, updated_at = now() WHERE id = :m RETURNING balance",
+        m=member_id, p=points,
+    )
+    try:
+        entry = _insert_entry(tx, member_id, "REFUND", points, description, order_id,
+                              external_ref or str(debit_entry_id), created_by)
+    except Exception as exc:
+        if sqlstate(exc) == UNIQUE_VIOLATION:
+            raise Conflict("This debit was already refunded.", code="ALREADY_REFUNDED") from exc
+        raise
+    restored = tx.fetch_value(
+        """
+        WITH restored AS (
+            UPDATE point_lots l SET points_remaining = l.points_remaining + a.points
+            FROM lot_allocations a WHERE a.ledger_entry_id = :d AND a.lot_id = l.id
+            RETURNING a.points
+        ) SELECT COALESCE(SUM(points), 0)::bigint FROM restored
+        """,
+        d=debit_entry_id,
+    )
+    if int(restored or 0) != points:
+        raise LedgerInvariantBroken(f"refund of {debit_entry_id} restored {restored} of {points} points")
+    return Posting(entry, balance - points, balance)
+
+
+# -- expiry ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Expired:
+    lots: int
+    points: int
+    members: int
+
+
+LotKey = tuple[UUID, datetime, UUID]  # (member_id, expires_at, lot id): the expiry job's batch order
+
+_EXPIRE_SQL = """
+WITH lapsed AS MATERIALIZED (
+    SELECT l.id, l.ctid AS tid, l.member_id, l.points_remaining AS points, l.expiry_count + 1 AS seq, l.earned_at,
+           gen_random_uuid() AS entry_id
+    FROM point_lots l
+    WHERE l.member_id = ANY(CAST(:members AS uuid[]))
+      AND l.points_remaining > 0 AND l.expires_at <= CAST(:now AS timestamptz)
+      {range}
+), entries AS (
+    INSERT INTO ledger_entries (id, member_id, entry_type, points, description, external_ref, created_by)
+    SELECT entry_id, member_id, 'EXPIRE', -points,
+           'Points expired (earned ' || to_char(earned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')',
+           'expire:' || id || ':' || seq, CAST(:by AS text)
+    FROM lapsed
+), lots AS (
+    UPDATE point_lots l SET points_remaining = 0, expiry_count = lapsed.seq
+    FROM lapsed WHERE l.ctid = lapsed.tid  -- the row just read, under the member lock: no index probe
+), allocations AS (
+    INSERT INTO lot_allocations (ledger_entry_id, lot_id, points)
+    SELECT entry_id, id, points FROM lapsed
+), per_member AS (
+    SELECT member_id, SUM(points)::bigint AS points, count(*)::int AS lots FROM lapsed GROUP BY member_id
+), balances AS (
+    UPDATE members m SET balance = m.balance - p.points, updated_at = now()
+    FROM per_member p WHERE m.id = p.member_id
+    RETURNING m.id, m.balance
+), events AS (
+    INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id)
+    SELECT 'PointsExpired', p.member_id,
+           jsonb_build_object('member_id', p.member_id, 'points', p.points, 'lots', p.lots,
+                              'balance', b.balance, 'as_of', CAST(:now AS timestamptz)),
+           CAST(:request_id AS text)
+    FROM per_member p JOIN balances b ON b.id = p.member_id
+)
+SELECT COALESCE((SELECT SUM(points) FROM per_member), 0)::bigint AS points,
+       COALESCE((SELECT SUM(lots) FROM per_member), 0)::int AS lots,
+       (SELECT count(*) FROM per_member)::int AS members
+"""
+_EXPIRE_RANGE = (
+    "AND (l.member_id, l.expires_at, l.id) > (CAST(:a_m AS uuid), CAST(:a_at AS timestamptz), CAST(:a_id AS uuid)) "
+    "AND (l.member_id, l.expires_at, l.id) <= (CAST(:z_m AS uuid), CAST(:z_at AS timestamptz), CAST(:z_id AS uuid))"
+)
+_EXPIRE_ALL = _EXPIRE_SQL.format(range="")
+_EXPIRE_IN_RANGE = _EXPIRE_SQL.format(range=_EXPIRE_RANGE)
+
+
+def expire_lapsed(
+    tx: Tx,
+    member_ids: list[UUID],
+    now: datetime,
+    *,
+    after: LotKey | None = None,
+    through: LotKey | None = None,
+    created_by: str = "expiry-job",
+) -> Expired:
+    """Expire what is left in the lapsed lots (expires_at <= now) of members whose rows the caller
+    has locked; with `after`/`through`, only lots whose (member_id, expires_at, id) is in that range.
+
+    One set-based statement: per lot an EXPIRE ledger row and a lot_allocations row, the lot set
+    to 0; per member the balance and one PointsExpired outbox event. The unique external_ref
+    'expire:<lot>:<n>' is the last line of defence against expiring the same points twice.
+    """
+    if not member_ids:
+        return Expired(0, 0, 0)
+    params = dict(members=[str(m) for m in member_ids], now=now, by=created_by, request_id=request_id_var.get())
+    if after is not None or through is not None:
+        assert after is not None and through is not None, "a range needs both ends"
+        params.update(a_m=after[0], a_at=after[1], a_id=after[2], z_m=through[0], z_at=through[1], z_id=through[2])
+        row = tx.fetch_one(_EXPIRE_IN_RANGE, **params)
+    else:
+        row = tx.fetch_one(_EXPIRE_ALL, **params)
+    assert row is not None
+    if row["members"]:
+        outbox.written(tx)  # the statement wrote PointsExpired events
+    return Expired(lots=int(row["lots"]), points=int(row["points"]), members=int(row["members"]))
+
+
+# -- reads -------------------------------------------------------------------------------------
+def list_for_member(tx: Tx, member_id: UUID, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
+    rows = tx.rows(
+        LedgerEntry,
+        f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE member_id = :m AND {paging.AFTER_CURSOR} "
+        f"{paging.NEWEST_FIRST}",
+        m=member_id, **paging.params(cursor, limit),
+    )
+    return paging.page(rows, limit, lambda e: (e.created_at, e.id))
+
+
+def get_for_member(tx: Tx, member_id: UUID, entry_id: UUID) -> LedgerEntry | None:
+    return tx.row(
+        LedgerEntry,
+        f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE id = :id AND member_id = :m", id=entry_id, m=member_id,
+    )
+
+
+def items_of_order(tx: Tx, order_id: UUID) -> list[OrderedItem]:
+    return tx.rows(
+        OrderedItem,
+        "SELECT product_id AS cat_item_id, product_name, description, image_url, quantity AS unit_cnt, "
+        "unit_points_price FROM order_lines WHERE order_id = :o ORDER BY product_name, product_id",
+        o=order_id,
+    )
+
+
+def balance_of(tx: Tx, member_id: UUID) -> dict[str, Any] | None:
+    """balance, lifetime_earned and tier of one member (no lock)."""
+    return tx.fetch_one("SELECT balance, lifetime_earned, tier FROM members WHERE id = :m", m=member_id)
+
+
+def sums(tx: Tx, member_id: UUID) -> dict[str, int]:
+    """balance, ledger sum and lot sum of one member: equal unless something is broken."""
+    row = tx.fetch_one(
+        "SELECT m.balance, "
+        " (SELECT COALESCE(SUM(points), 0) FROM ledger_entries WHERE member_id = m.id)::bigint AS ledger, "
+        " (SELECT COALESCE(SUM(points_remaining), 0) FROM point_lots WHERE member_id = m.id)::bigint AS lots "
+        "FROM members m WHERE m.id = :m",
+        m=member_id,
+    )
+    return {k: int(v) for k, v in (row or {}).items()}
+
+
+def sums_batch(tx: Tx, after: UUID, limit: int) -> list[dict[str, Any]]:
+    """balance, ledger sum and lot sum of the next `limit` members after `after` (id order), from one
+    statement, so one consistent snapshot: a member mid-transaction is seen before or after, never half."""
+    rows = tx.fetch(
+        "WITH batch AS (SELECT id, balance FROM members WHERE id > :after ORDER BY id LIMIT :n) "
+        "SELECT b.id, b.balance, "
+        " COALESCE((SELECT SUM(points) FROM ledger_entries l WHERE l.member_id = b.id), 0)::bigint AS ledger, "
+        " COALESCE((SELECT SUM(points_remaining) FROM point_lots p WHERE p.member_id = b.id), 0)::bigint AS lots, "
+        " (SELECT count(*) FROM point_lots p WHERE p.member_id = b.id "
+        "   AND (p.points_remaining < 0 OR p.points_remaining > p.points_earned))::int AS bad_lots "
+        "FROM batch b ORDER BY b.id",
+        after=after, n=limit,
+    )
+    return [{**r, "balance": int(r["balance"]), "ledger": int(r["ledger"]), "lots": int(r["lots"])} for r in rows]

@@ -1,1 +1,0 @@
-"""All SQL lives here. Each function takes a Tx, returns typed rows, and raises domain errors."""

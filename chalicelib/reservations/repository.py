@@ -1,0 +1,88 @@
+"""Reservations: holds of stock and points. Every way out of HELD is a conditional UPDATE on the status,
+so purchase, release and expiry can race freely and exactly one of them wins."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ..platform.db import Tx
+from .models import Reservation
+
+_COLUMNS = "id, member_id, product_id, quantity, points, status, hold_entry_id, order_id, expires_at, created_at"
+
+
+def insert(
+    tx: Tx,
+    reservation_id: UUID,
+    member_id: UUID,
+    product_id: UUID,
+    quantity: int,
+    points: int,
+    hold_entry_id: UUID,
+    hold_minutes: int,
+) -> Reservation:
+    row = tx.row(
+        Reservation,
+        "INSERT INTO reservations (id, member_id, product_id, quantity, points, hold_entry_id, expires_at) "
+        "VALUES (:r, :m, :p, :q, :pts, :e, now() + make_interval(mins => CAST(:mins AS int))) "
+        f"RETURNING {_COLUMNS}",
+        r=reservation_id,
+        m=member_id,
+        p=product_id,
+        q=quantity,
+        pts=points,
+        e=hold_entry_id,
+        mins=hold_minutes,
+    )
+    assert row is not None
+    return row
+
+
+def get(tx: Tx, reservation_id: UUID, member_id: UUID) -> Reservation | None:
+    return tx.row(
+        Reservation,
+        f"SELECT {_COLUMNS} FROM reservations WHERE id = :r AND member_id = :m",
+        r=reservation_id,
+        m=member_id,
+    )
+
+
+def claim_for_purchase(tx: Tx, reservation_id: UUID, member_id: UUID) -> Reservation | None:
+    """HELD and unexpired -> PURCHASED; None when the hold is not (or no longer) purchasable."""
+    return tx.row(
+        Reservation,
+        "UPDATE reservations SET status = 'PURCHASED', updated_at = now() "
+        "WHERE id = :r AND member_id = :m AND status = 'HELD' AND expires_at > now() "
+        f"RETURNING {_COLUMNS}",
+        r=reservation_id,
+        m=member_id,
+    )
+
+
+def attach_order(tx: Tx, reservation_id: UUID, order_id: UUID) -> None:
+    tx.execute("UPDATE reservations SET order_id = :o WHERE id = :r", r=reservation_id, o=order_id)
+
+
+def release(tx: Tx, reservation_id: UUID, member_id: UUID) -> Reservation | None:
+    """HELD -> RELEASED (by the member; also after expiry, if the job has not got there yet)."""
+    return tx.row(
+        Reservation,
+        "UPDATE reservations SET status = 'RELEASED', updated_at = now() "
+        f"WHERE id = :r AND member_id = :m AND status = 'HELD' RETURNING {_COLUMNS}",
+        r=reservation_id,
+        m=member_id,
+    )
+
+
+def expire_due(tx: Tx, limit: int) -> list[Reservation]:
+    """Up to `limit` lapsed holds -> EXPIRED. Holds another transaction has locked are skipped: a
+    concurrent purchase or release decides them, and a later run sees what it decided."""
+    return tx.rows(
+        Reservation,
+        "UPDATE reservations SET status = 'EXPIRED', updated_at = now() "
+        "WHERE status = 'HELD' AND id = ANY(ARRAY("
+        "  SELECT id FROM reservations WHERE status = 'HELD' AND expires_at <= now() "
+        "  ORDER BY expires_at, id LIMIT :n FOR UPDATE SKIP LOCKED)) "
+        f"RETURNING {_COLUMNS}",
+        n=limit,
+    )

@@ -1,0 +1,67 @@
+"""Reservation routes: hold a reward for a while, then purchase or release it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalice import Response
+
+from ..members.identity import current_member_id
+from ..orders.schemas import Order, OrderEnvelope
+from ..platform import http
+from ..platform.routing import Access, Routes, body, respond_once
+from .schemas import ReservationCreate, ReservationEnvelope, ReservationOut
+
+if TYPE_CHECKING:
+    from ..platform.db import Tx
+    from .service import ReservationService
+
+routes = Routes(__name__)
+
+
+def reservations() -> ReservationService:
+    from ..container import services
+
+    return services().reservations
+
+
+@routes.post(
+    "/prod/reservations",
+    access=Access.MEMBER,
+    request=ReservationCreate,
+    responses={201: ReservationEnvelope, 400: None, 404: None, 409: None},
+)
+def create_reservation() -> Response:
+    """Hold stock and points for 15 minutes."""
+    wanted = body(ReservationCreate)
+    held = reservations().hold(current_member_id(), wanted.item_id, wanted.quantity)
+    return http.json_response(ReservationEnvelope(reservation=ReservationOut.of(held)), 201)
+
+
+@routes.post(
+    "/prod/reservations/{reservation_id}/purchase",
+    access=Access.MEMBER,
+    idempotent=True,
+    responses={201: OrderEnvelope, 400: None, 404: None, 409: None},
+)
+def purchase_reservation(reservation_id: str) -> Response:
+    """Turn a live hold into an order, without charging again (Idempotency-Key required)."""
+    held_id = http.parse_uuid(reservation_id, "reservation")
+    me = current_member_id()
+
+    def purchase(tx: Tx) -> tuple[int, object]:
+        order = reservations().purchase(tx, me, held_id)
+        return 201, OrderEnvelope(order=Order.model_validate(order)).model_dump(mode="json")
+
+    return respond_once(f"orders:{me}", {}, purchase)
+
+
+@routes.delete(
+    "/prod/reservations/{reservation_id}",
+    access=Access.MEMBER,
+    responses={200: ReservationEnvelope, 404: None, 409: None},
+)
+def release_reservation(reservation_id: str) -> Response:
+    """Release a hold: points refunded, stock restored; releasing again is a no-op."""
+    released = reservations().release(current_member_id(), http.parse_uuid(reservation_id, "reservation"))
+    return http.json_response(ReservationEnvelope(reservation=ReservationOut.of(released)))

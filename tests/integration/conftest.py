@@ -1,0 +1,15 @@
+"""Integration tier: every test starts from empty tables plus the small test catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.fixtures import reset_database_state
+
+
+@pytest.fixture(autouse=True)
+def clean_database(environment: None) -> Iterator[None]:
+    reset_database_state()
+    yield

@@ -1,0 +1,108 @@
+"""Database outages and dropped connections: 503 (not 500), no partial writes, quick recovery."""
+from __future__ import annotations
+
+import pytest
+
+import app as app_module
+from chalicelib.platform import db as db_module
+from chalicelib.platform.config import Settings
+from chalicelib.platform.db import Database
+
+
+@pytest.fixture()
+def database_down(monkeypatch):
+    broken = Database(Settings(database_url="postgresql://postgres@127.0.0.1:1/nowhere", db_connect_timeout=1))
+    monkeypatch.setattr(db_module, "_database", broken)
+    __import__('chalicelib.container').container.reset_services()
+    yield
+    __import__('chalicelib.container').container.reset_services()
+
+
+def test_database_down_is_503_on_public_and_member_routes(api, tokens, database_down):
+    token = tokens("outage@example.com")
+    for method, path in (("GET", "/prod/products"), ("GET", "/prod/points"), ("POST", "/prod/cart/checkout")):
+        response = api.request(method, path, token=token)
+        assert response.status_code == 503, path
+        assert response.json_body["code"] == "DATABASE_UNAVAILABLE"
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_health_reports_database_down(api, database_down):
+    response = api.get("/health")
+    assert response.status_code == 503
+    assert response.json_body["database"] == "down"
+
+
+def test_health_ok_when_current(api):
+    response = api.get("/health")
+    assert response.status_code == 200
+    assert response.json_body == {"status": "ok", "database": "up", "migrations": "current", "pending_migrations": []}
+
+
+def kill_app_connections(db) -> int:
+    """Terminate every backend of this database except the one asking (like a failover would)."""
+    with db.transaction() as tx:
+        return tx.fetch_value(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+
+
+def test_killed_idle_connection_is_replaced_transparently(api, db, tokens):
+    token = tokens("reconnect@example.com")
+    assert api.get("/prod/points", token=token).status_code == 200
+    admin = Database(Settings(database_url=db._settings.database_url))
+    try:
+        assert kill_app_connections(admin) >= 1
+    finally:
+        admin.close()
+    assert api.get("/prod/points", token=token).status_code == 200
+    assert api.get("/prod/products").status_code == 200
+
+
+def test_connection_killed_mid_checkout_writes_nothing_and_next_request_succeeds(api, db, tokens, product_ids,
+                                                                                  monkeypatch):
+    from chalicelib.points import ledger_repository as ledger
+
+    token = tokens("midway@example.com")
+    api.post("/prod/cart/item", token=token, json_body={"id": product_ids["T-TEE"], "quantity": 1})
+    real_debit = ledger.debit
+
+    def debit_then_lose_connection(tx, *args, **kwargs):
+        posting = real_debit(tx, *args, **kwargs)
+        tx.execute("SELECT pg_terminate_backend(pg_backend_pid())")  # the server drops us mid-transaction
+        return posting
+
+    monkeypatch.setattr("chalicelib.orders.placement.ledger.debit", debit_then_lose_connection)
+    response = api.post("/prod/cart/checkout", token=token)
+    assert response.status_code == 503
+    assert response.json_body["code"] == "DATABASE_UNAVAILABLE"
+    monkeypatch.undo()
+
+    with db.reader() as tx:
+        assert tx.fetch_value("SELECT count(*) FROM orders") == 0
+        assert tx.fetch_value("SELECT stock FROM products WHERE sku = 'T-TEE'") == 100
+        assert tx.fetch_value("SELECT count(*) FROM ledger_entries WHERE entry_type = 'SPEND'") == 0
+    assert api.get("/prod/points", token=token).json_body["points"] == 1000
+    api.post("/prod/cart/item", token=token, json_body={"id": product_ids["T-TEE"], "quantity": 1})
+    assert api.post("/prod/cart/checkout", token=token).json_body["success"] is True
+
+
+def test_ledger_rows_are_immutable(db, api):
+    api.get("/prod/points", as_user="immutable@example.com")
+    from pg8000.exceptions import DatabaseError
+
+    with pytest.raises(DatabaseError):
+        with db.transaction() as tx:
+            tx.execute("UPDATE ledger_entries SET points = 5000")
+    with pytest.raises(DatabaseError):
+        with db.transaction() as tx:
+            tx.execute("DELETE FROM ledger_entries")
+
+
+def test_balance_can_never_go_negative(db, api):
+    api.get("/prod/points", as_user="negative@example.com")
+    from pg8000.exceptions import DatabaseError
+
+    with pytest.raises(DatabaseError):
+        with db.transaction() as tx:
+            tx.execute("UPDATE members SET balance = -1")
