@@ -8,8 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice import Chalice, CognitoUserPoolAuthorizer, Cron
-from chalice.app import SQSEvent
+from chalice.app import Chalice, CognitoUserPoolAuthorizer, Cron, SQSEvent
 
 from chalicelib.cart.routes import routes as cart_routes
 from chalicelib.catalog.routes import routes as catalog_routes

@@ -1,6 +1,7 @@
 """Member email. SES in deployed stages; locally the message goes to the log (and moto's SES when
 EMAIL_MODE=ses with an endpoint). Sending never raises: a failed email must not fail the business
 operation that triggered it."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,9 @@ class Notifier:
         if self._ses is None:
             import boto3
 
-            self._ses = boto3.client("ses", region_name=self._settings.aws_region,
-                                     endpoint_url=self._settings.aws_endpoint_url)
+            self._ses = boto3.client(
+                "ses", region_name=self._settings.aws_region, endpoint_url=self._settings.aws_endpoint_url
+            )
         return self._ses
 
     def send(self, to: str, subject: str, text: str, *, kind: str = "notice") -> bool:

@@ -1,4 +1,5 @@
 """A thin, lazily built SQS client with tight timeouts (the API calls it on the request path)."""
+
 from __future__ import annotations
 
 import threading
@@ -37,9 +38,14 @@ class Sqs:
                     from botocore.config import Config
 
                     self._client = boto3.client(
-                        "sqs", region_name=self._settings.aws_region, endpoint_url=self._settings.aws_endpoint_url,
-                        config=Config(connect_timeout=self._timeouts[0], read_timeout=self._timeouts[1],
-                                      retries={"max_attempts": 2, "mode": "standard"}),
+                        "sqs",
+                        region_name=self._settings.aws_region,
+                        endpoint_url=self._settings.aws_endpoint_url,
+                        config=Config(
+                            connect_timeout=self._timeouts[0],
+                            read_timeout=self._timeouts[1],
+                            retries={"max_attempts": 2, "mode": "standard"},
+                        ),
                     )
         return self._client
 
@@ -50,20 +56,27 @@ class Sqs:
 
     def delete_batch(self, queue_url: str, receipt_handles: list[str]) -> None:
         for start in range(0, len(receipt_handles), SQS_BATCH):
-            chunk = receipt_handles[start:start + SQS_BATCH]
+            chunk = receipt_handles[start : start + SQS_BATCH]
             self.client().delete_message_batch(
-                QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)])
+                QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
+            )
 
-    def receive(self, queue_url: str, *, max_messages: int = SQS_BATCH, visibility_timeout: int = 30,
-                wait_seconds: int = 0) -> list[Received]:
+    def receive(
+        self, queue_url: str, *, max_messages: int = SQS_BATCH, visibility_timeout: int = 30, wait_seconds: int = 0
+    ) -> list[Received]:
         response = self.client().receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=max(1, min(max_messages, SQS_BATCH)),
-            VisibilityTimeout=visibility_timeout, WaitTimeSeconds=wait_seconds,
-            MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=max(1, min(max_messages, SQS_BATCH)),
+            VisibilityTimeout=visibility_timeout,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
         )
         return [
             Received(
-                m["MessageId"], m["ReceiptHandle"], m["Body"],
+                m["MessageId"],
+                m["ReceiptHandle"],
+                m["Body"],
                 int(m.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
                 int(m["Attributes"]["SentTimestamp"]) if "SentTimestamp" in m.get("Attributes", {}) else None,
                 m.get("MessageAttributes", {}),
@@ -73,9 +86,11 @@ class Sqs:
 
     def change_visibility(self, queue_url: str, receipt_handles: list[str], seconds: int) -> None:
         for start in range(0, len(receipt_handles), SQS_BATCH):
-            chunk = receipt_handles[start:start + SQS_BATCH]
-            self.client().change_message_visibility_batch(QueueUrl=queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": seconds} for i, h in enumerate(chunk)])
+            chunk = receipt_handles[start : start + SQS_BATCH]
+            self.client().change_message_visibility_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": seconds} for i, h in enumerate(chunk)],
+            )
 
     def url_of_arn(self, queue_arn: str) -> str:
         """arn:aws:sqs:<region>:<account>:<name> -> its queue URL (looked up once)."""

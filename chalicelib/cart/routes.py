@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalice import Response
+from chalice.app import Response
 
 from ..members.identity import current_member_id
 from ..platform import http
@@ -42,7 +42,7 @@ def checkout_service() -> CheckoutService:
 @routes.get("/prod/cart", access=Access.MEMBER, responses={200: Cart})
 def view_cart() -> Response:
     """The server-side cart, priced from the catalog."""
-    return http.json_response(Cart(items=cart().lines(current_member_id())))
+    return http.json_response(Cart.model_validate({"items": cart().lines(current_member_id())}))
 
 
 @routes.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from chalice import Response
+from chalice.app import Response
 
 from ..platform import http
 from ..platform.routing import Access, Routes, body, query
@@ -43,7 +43,7 @@ def product_admin() -> ProductAdminService:
 @routes.get("/prod/products", responses={200: ProductList})
 def list_products() -> Response:
     """All active rewards, sorted by name."""
-    return http.json_response(ProductList(products=catalog().products()))
+    return http.json_response(ProductList.model_validate({"products": catalog().products()}))
 
 
 @routes.get("/prod/products/categories", responses={200: CategoryList})
@@ -62,20 +62,20 @@ def categories_alias() -> Response:
 def get_product(item_id: str) -> Response:
     """One reward; unknown or malformed ids are 404."""
     product = catalog().product(http.parse_uuid(item_id, "product"))
-    return http.json_response(ProductEnvelope(product=product))
+    return http.json_response(ProductEnvelope.model_validate({"product": product}))
 
 
 @routes.get("/category/{category}", responses={200: ProductList})
 def products_in_category(category: str) -> Response:
     """Active rewards of one category."""
-    return http.json_response(ProductList(products=catalog().products(unquote(category))))
+    return http.json_response(ProductList.model_validate({"products": catalog().products(unquote(category))}))
 
 
 @routes.get("/admin/products", access=Access.ADMIN, responses={200: AdminProductList}, query=("limit", "cursor"))
 def admin_products() -> Response:
     """Every product with stock and active flag (inactive ones too), newest first."""
     found, next_cursor = product_admin().list(http.parse_limit(query()), query().get("cursor"))
-    return http.json_response(AdminProductList(products=found, next_cursor=next_cursor))
+    return http.json_response(AdminProductList.model_validate({"products": found, "next_cursor": next_cursor}))
 
 
 @routes.post(
@@ -87,7 +87,7 @@ def admin_products() -> Response:
 def admin_create_product() -> Response:
     """Add a reward to the catalog (409 SKU_EXISTS)."""
     product = product_admin().create(NewProduct(**body(ProductCreate).model_dump()))
-    return http.json_response(AdminProductEnvelope(product=product), 201)
+    return http.json_response(AdminProductEnvelope.model_validate({"product": product}), 201)
 
 
 @routes.put(
@@ -100,14 +100,14 @@ def admin_update_product(item_id: str) -> Response:
     """Change some of a product's fields (stock has its own route)."""
     changes = body(ProductUpdate).changes()
     product = product_admin().update(http.parse_uuid(item_id, "product"), changes)
-    return http.json_response(AdminProductEnvelope(product=product))
+    return http.json_response(AdminProductEnvelope.model_validate({"product": product}))
 
 
 @routes.delete("/admin/products/{item_id}", access=Access.ADMIN, responses={200: AdminProductEnvelope, 404: None})
 def admin_deactivate_product(item_id: str) -> Response:
     """Deactivate a product: gone from the catalog and checkout, kept in orders and history."""
     product = product_admin().deactivate(http.parse_uuid(item_id, "product"))
-    return http.json_response(AdminProductEnvelope(product=product))
+    return http.json_response(AdminProductEnvelope.model_validate({"product": product}))
 
 
 @routes.put(
@@ -125,4 +125,4 @@ def admin_product_stock(item_id: str) -> Response:
     else:
         assert wanted.delta is not None
         product = product_admin().change_stock(product_id, wanted.delta)
-    return http.json_response(AdminProductEnvelope(product=product))
+    return http.json_response(AdminProductEnvelope.model_validate({"product": product}))

@@ -5,12 +5,14 @@ Whoever writes an event row registers the relay with the transaction's after-com
 (`written(tx)`; `add` does it), so events leave right after the commit that made them true, whatever
 service wrote them; the every-minute relay schedule publishes whatever that missed.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 from ..platform.db import Tx
@@ -46,7 +48,10 @@ def add(tx: Tx, event_type: str, aggregate_id: UUID, payload: dict[str, Any]) ->
     event_id: UUID = tx.fetch_value(
         "INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id) "
         "VALUES (:t, :a, CAST(:p AS jsonb), :r) RETURNING id",
-        t=event_type, a=aggregate_id, p=json.dumps(payload, default=str), r=request_id_var.get(),
+        t=event_type,
+        a=aggregate_id,
+        p=json.dumps(payload, default=str),
+        r=request_id_var.get(),
     )
     written(tx)
     return event_id
@@ -75,7 +80,8 @@ def mark_failed(tx: Tx, event_ids: list[UUID], error: str) -> None:
     if event_ids:
         tx.execute(
             "UPDATE outbox_events SET attempts = attempts + 1, last_error = :e WHERE id = ANY(CAST(:ids AS uuid[]))",
-            ids=[str(i) for i in event_ids], e=error[:1000],
+            ids=[str(i) for i in event_ids],
+            e=error[:1000],
         )
 
 
@@ -87,9 +93,11 @@ def purge_published_before(tx: Tx, cutoff: datetime, batch: int) -> int:
     return tx.execute(
         "DELETE FROM outbox_events WHERE id = ANY(ARRAY(SELECT id FROM outbox_events "
         "WHERE published_at IS NOT NULL AND published_at < :c LIMIT :n))",
-        c=cutoff, n=batch,
+        c=cutoff,
+        n=batch,
     )
 
 
 def _json(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str) else value
+    decoded: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
+    return decoded

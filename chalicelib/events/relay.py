@@ -7,11 +7,13 @@ leaves the rows unpublished, so they are sent again: duplicates are possible, lo
 consumer dedupes by event id (docs/orders.md).
 
 Two triggers: the `relay_outbox` schedule every minute (bounded number of batches per run), and
-`kick()` right after a transaction that wrote events commits (the outbox's after-commit hook): one batch, best effort, never raising, and
-skipped for a while after a failure so an SQS outage does not slow every request down. The kick
+`kick()` right after a transaction that wrote events commits (the outbox's after-commit hook): one
+batch, best effort, never raising, and skipped for a while after a failure so an SQS outage does
+not slow every request down. The kick
 costs the request one SQS round trip; OUTBOX_PUBLISH_AFTER_COMMIT=false leaves publishing to the
 schedule alone (docs/orders.md weighs the two).
 """
+
 from __future__ import annotations
 
 import json
@@ -109,8 +111,13 @@ class OutboxRelay:
             attributes = {"event_type": {"DataType": "String", "StringValue": event.event_type}}
             if event.request_id:
                 attributes["request_id"] = {"DataType": "String", "StringValue": event.request_id}
-            entries.append({"Id": str(event.id), "MessageBody": json.dumps(envelope(event), default=str),
-                            "MessageAttributes": attributes})
+            entries.append(
+                {
+                    "Id": str(event.id),
+                    "MessageBody": json.dumps(envelope(event), default=str),
+                    "MessageAttributes": attributes,
+                }
+            )
         try:
             refused = self._sqs.send_batch(self._settings.order_events_queue_url or "", entries)
         except Exception as exc:  # noqa: BLE001 - network or service error: nothing was marked sent

@@ -13,6 +13,7 @@ from . import repository as members
 from .models import Customer, Member, Profile
 from .service import MemberService
 
+
 class CustomerService:
     def __init__(self, db: Database, policy: TierPolicy, member_service: MemberService):
         self._db = db

@@ -8,7 +8,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, model_validator
 
-from ..platform.schemas import Body, Email, Out, Text, UtcTimestamp, no_nul
+from ..platform.schemas import Body, Email, Out, Text, UtcTimestamp
+from ..platform.text import no_nul
 from ..points.models import Tier
 from ..points.schemas import ExpiringPoints
 from .models import Customer, Member
@@ -88,12 +89,17 @@ class ProfileUpdate(Body):
     def changes(self) -> dict[str, Any]:
         """The member columns to set."""
         fields = {"firstName": "first_name", "lastName": "last_name", "phone": "phone"}
-        found = {column: getattr(self, name).strip() for name, column in fields.items() if name in self.model_fields_set}
+        found = {
+            column: getattr(self, name).strip() for name, column in fields.items() if name in self.model_fields_set
+        }
         if self.address is not None:
             parts = {"street": "street", "city": "city", "state": "state", "zipCode": "zip_code"}
             found.update(
-                {column: getattr(self.address, name).strip() for name, column in parts.items()
-                 if name in self.address.model_fields_set and getattr(self.address, name) is not None}
+                {
+                    column: getattr(self.address, name).strip()
+                    for name, column in parts.items()
+                    if name in self.address.model_fields_set and getattr(self.address, name) is not None
+                }
             )
         return found
 
@@ -159,7 +165,7 @@ class CustomerDetail(CustomerOut):
     qualifying_points: int
     next_tier: Tier | None = None
     points_to_next_tier: int | None = None
-    expiring: list[ExpiringPoints] = []
+    expiring: list[ExpiringPoints] = Field(default_factory=list)
 
     @classmethod
     def of_customer(cls, customer: Customer) -> CustomerDetail:

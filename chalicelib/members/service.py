@@ -52,11 +52,13 @@ class MemberService:
     def __init__(self, db: Database, settings: Settings):
         self._db = db
         self._settings = settings
-        self._known: dict[tuple[str, str], tuple[UUID, float]] = {}
+        # (issuer, subject, email claim, verified) -> (member id, trusted until): a changed email claim
+        # misses, so the profile follows a newly verified address on the first request that carries it.
+        self._known: dict[tuple[str, str, str, bool], tuple[UUID, float]] = {}
         self._lock = threading.Lock()
 
     def member_id(self, principal: Principal) -> UUID:
-        key = (principal.issuer, principal.subject)
+        key = (principal.issuer, principal.subject, principal.email, principal.email_verified)
         cached = self._known.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]

@@ -1,8 +1,9 @@
 """Hourly clean-up of bookkeeping rows that have served their purpose, in bounded batches."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ..events import inbox as processed_events
 from ..events import outbox
@@ -22,7 +23,7 @@ class Housekeeping:
         self._idempotency = idempotency
 
     def run(self, batch: int = 1000) -> dict[str, int]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return {
             "idempotency_keys": self._idempotency.purge_expired(batch),
             "outbox_events": self._purge(outbox.purge_published_before, now - OUTBOX_RETENTION, batch),

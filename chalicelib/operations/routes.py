@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 
 from ..platform import http
 from ..platform.routing import ROUTE_TABLE, Routes

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from ..platform.schemas import Out
 
 
@@ -11,4 +13,4 @@ class Health(Out):
     status: Literal["ok", "degraded"]
     database: Literal["up", "down"]
     migrations: Literal["current", "pending", "unknown"]
-    pending_migrations: list[str] = []
+    pending_migrations: list[str] = Field(default_factory=list)

@@ -3,10 +3,11 @@
 Redrive sends a new message with the same body and attributes to order-events, then deletes the
 dead letter; a crash in between sends it twice, which the processor's event-id dedupe absorbs.
 """
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..adapters.sqs import SQS_BATCH, Received, Sqs
 from ..platform.config import Settings
@@ -31,8 +32,9 @@ class DeadLetterService:
             return []
         seen: dict[str, Received] = {}
         while len(seen) < limit:
-            batch = self._sqs.receive(dlq, max_messages=min(SQS_BATCH, limit - len(seen)),
-                                      visibility_timeout=_PEEK_VISIBILITY_S)
+            batch = self._sqs.receive(
+                dlq, max_messages=min(SQS_BATCH, limit - len(seen)), visibility_timeout=_PEEK_VISIBILITY_S
+            )
             if not batch:
                 break
             for message in batch:
@@ -47,13 +49,19 @@ class DeadLetterService:
             return 0
         moved = 0
         while moved < limit:
-            batch = self._sqs.receive(dlq, max_messages=min(SQS_BATCH, limit - moved),
-                                      visibility_timeout=_REDRIVE_VISIBILITY_S)
+            batch = self._sqs.receive(
+                dlq, max_messages=min(SQS_BATCH, limit - moved), visibility_timeout=_REDRIVE_VISIBILITY_S
+            )
             if not batch:
                 break
-            entries = [{"Id": str(i), "MessageBody": m.body,
-                        **({"MessageAttributes": m.message_attributes} if m.message_attributes else {})}
-                       for i, m in enumerate(batch)]
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": m.body,
+                    **({"MessageAttributes": m.message_attributes} if m.message_attributes else {}),
+                }
+                for i, m in enumerate(batch)
+            ]
             refused = self._sqs.send_batch(queue, entries)
             sent = [m for i, m in enumerate(batch) if str(i) not in refused]
             self._sqs.delete_batch(dlq, [m.receipt_handle for m in sent])
@@ -73,8 +81,12 @@ def _letter(message: Received) -> DeadLetter:
             event_type = body["event_type"]
     except ValueError:
         pass
-    sent_at = (datetime.fromtimestamp(message.sent_at_ms / 1000, tz=timezone.utc)
-               if message.sent_at_ms is not None else None)
+    sent_at = datetime.fromtimestamp(message.sent_at_ms / 1000, tz=UTC) if message.sent_at_ms is not None else None
     # The DLQ's own receive count includes our peeks; the attempts on order-events were maxReceiveCount.
-    return DeadLetter(message_id=message.message_id, receive_count=message.receive_count, sent_at=sent_at,
-                      event_type=event_type, body=message.body)
+    return DeadLetter(
+        message_id=message.message_id,
+        receive_count=message.receive_count,
+        sent_at=sent_at,
+        event_type=event_type,
+        body=message.body,
+    )

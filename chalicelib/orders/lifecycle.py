@@ -12,10 +12,11 @@ delivered) goes through `transition`, inside the caller's transaction, which:
 Asking for the status the order already has is a no-op (a repeated partner call, a redelivered
 message); anything else not in the table is INVALID_TRANSITION.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
@@ -28,7 +29,7 @@ from . import repository as orders
 from .models import Order, OrderHead, OrderStatus
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     CONFIRM = "CONFIRM"  # the order processor, after the fulfilment partner accepted
     FAIL = "FAIL"  # the order processor, when fulfilment was refused or it gave up
     CANCEL = "CANCEL"  # the member
@@ -75,12 +76,24 @@ class Transitioned:
     status: OrderStatus
 
 
-_VERB = {Action.CONFIRM: "confirm", Action.FAIL: "fail", Action.CANCEL: "cancel",
-         Action.PACK: "mark as packed", Action.DELIVER: "mark as delivered"}
+_VERB = {
+    Action.CONFIRM: "confirm",
+    Action.FAIL: "fail",
+    Action.CANCEL: "cancel",
+    Action.PACK: "mark as packed",
+    Action.DELIVER: "mark as delivered",
+}
 
 
-def transition(tx: Tx, order_id: UUID, action: Action, *, member_id: UUID | None = None,
-               reason: str | None = None, read_back: bool = True) -> Transitioned:
+def transition(
+    tx: Tx,
+    order_id: UUID,
+    action: Action,
+    *,
+    member_id: UUID | None = None,
+    reason: str | None = None,
+    read_back: bool = True,
+) -> Transitioned:
     """Apply `action` to the order (only that member's, when `member_id` is given).
 
     Raises NotFound (unknown, or someone else's) and InvalidTransition; a repeat is a no-op.
@@ -102,15 +115,20 @@ def transition(tx: Tx, order_id: UUID, action: Action, *, member_id: UUID | None
         at = orders.set_status(tx, order_id, target, reason)
         if target in REFUNDING:
             _give_back(tx, head, target)
-        outbox.add(tx, "OrderStatusChanged", order_id, {
-            "order_id": str(order_id),
-            "member_id": str(head.member_id),
-            "from_status": head.status,
-            "to_status": target,
-            "at": at.isoformat(),
-            "total_points": head.total_points,
-            "reason": reason,
-        })
+        outbox.add(
+            tx,
+            "OrderStatusChanged",
+            order_id,
+            {
+                "order_id": str(order_id),
+                "member_id": str(head.member_id),
+                "from_status": head.status,
+                "to_status": target,
+                "at": at.isoformat(),
+                "total_points": head.total_points,
+                "reason": reason,
+            },
+        )
     order = orders.get(tx, order_id) if read_back else None
     return Transitioned(order, decision == "apply", head.status, status)
 
@@ -132,5 +150,6 @@ def parse_status(value: str | None) -> OrderStatus | None:
     for status in STATUSES:
         if status == wanted:
             return status
-    raise ValidationFailed(f"status must be one of {', '.join(STATUSES)}.",
-                           details=[{"field": "status", "message": "unknown status"}])
+    raise ValidationFailed(
+        f"status must be one of {', '.join(STATUSES)}.", details=[{"field": "status", "message": "unknown status"}]
+    )

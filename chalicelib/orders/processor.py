@@ -19,12 +19,14 @@ infra/merge-template.yml). Without it (SQS_BATCH_RESPONSE=raise, the default) th
 succeeded are deleted from the queue explicitly and the handler raises, so only the failed ones
 come back; if that delete fails, the successes come back too and are no-ops.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
@@ -76,8 +78,7 @@ class RecordResult:
 
 
 class OrderEventProcessor:
-    def __init__(self, db: Database, settings: Settings, sqs: Sqs, fulfilment: FulfilmentClient,
-                 notifier: Notifier):
+    def __init__(self, db: Database, settings: Settings, sqs: Sqs, fulfilment: FulfilmentClient, notifier: Notifier):
         self._db = db
         self._settings = settings
         self._sqs = sqs
@@ -85,15 +86,18 @@ class OrderEventProcessor:
         self._notifier = notifier
 
     # -- the batch -------------------------------------------------------------------------------
-    def handle_batch(self, records: list[dict[str, Any]],
-                     remaining_ms: Callable[[], int] | None = None) -> dict[str, list[dict[str, str]]]:
+    def handle_batch(
+        self, records: list[dict[str, Any]], remaining_ms: Callable[[], int] | None = None
+    ) -> dict[str, list[dict[str, str]]]:
         """Process a Lambda SQS event's records; see the module docstring for the return contract."""
         results: list[RecordResult] = []
         reserve_ms = (self._fulfilment.worst_case_seconds() + _RECORD_RESERVE_S) * 1000
         for index, record in enumerate(records):
             if remaining_ms is not None and index and remaining_ms() < reserve_ms:
                 # Not enough time left to finish one more safely: hand the rest back untouched.
-                results += [RecordResult(r.get("messageId", ""), "not attempted", "out of time") for r in records[index:]]
+                results += [
+                    RecordResult(r.get("messageId", ""), "not attempted", "out of time") for r in records[index:]
+                ]
                 break
             results.append(self.process_record(record))
         failed = [r.message_id for r in results if not r.ok]
@@ -101,7 +105,7 @@ class OrderEventProcessor:
             return {"batchItemFailures": []}
         if self._settings.sqs_batch_response == "report":
             return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
-        self._delete([rec for rec, res in zip(records, results) if res.ok])
+        self._delete([rec for rec, res in zip(records, results, strict=True) if res.ok])
         raise BatchIncomplete(f"{len(failed)} of {len(records)} record(s) failed: {', '.join(failed)}")
 
     def _delete(self, records: list[dict[str, Any]]) -> None:
@@ -130,15 +134,25 @@ class OrderEventProcessor:
                 outcome = self._status_changed(event)
             else:
                 outcome = "ignored"
-            log.info("order event", extra={"message_id": message_id, "event_id": str(event.event_id),
-                                           "event_type": event.event_type, "outcome": outcome,
-                                           "ms": round((time.perf_counter() - started) * 1000, 2)})
+            log.info(
+                "order event",
+                extra={
+                    "message_id": message_id,
+                    "event_id": str(event.event_id),
+                    "event_type": event.event_type,
+                    "outcome": outcome,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
             return RecordResult(message_id, outcome)
-        except Exception as exc:  # noqa: BLE001 - one record's failure must not stop its batch-mates
+        except Exception as exc:
             permanent = isinstance(exc, PoisonMessage)
-            log.log(logging.ERROR if permanent else logging.WARNING, "order event failed", exc_info=not isinstance(
-                exc, (PoisonMessage, FulfilmentUnavailable)), extra={
-                "message_id": message_id, "error": f"{type(exc).__name__}: {exc}", "poison": permanent})
+            log.log(
+                logging.ERROR if permanent else logging.WARNING,
+                "order event failed",
+                exc_info=not isinstance(exc, (PoisonMessage, FulfilmentUnavailable)),
+                extra={"message_id": message_id, "error": f"{type(exc).__name__}: {exc}", "poison": permanent},
+            )
             return RecordResult(message_id, "failed", f"{type(exc).__name__}: {exc}")
         finally:
             request_id_var.reset(token)
@@ -164,10 +178,15 @@ class OrderEventProcessor:
             if head.status != "PENDING":
                 return self._apply(event, payload.order_id, Action.CONFIRM, None)  # stale or no-op
             try:
-                decision = self._fulfilment.submit(payload.order_id, {
-                    "order_id": str(payload.order_id), "member_id": str(payload.member_id),
-                    "total_points": event.payload.get("total_points"), "items": event.payload.get("items", []),
-                })
+                decision = self._fulfilment.submit(
+                    payload.order_id,
+                    {
+                        "order_id": str(payload.order_id),
+                        "member_id": str(payload.member_id),
+                        "total_points": event.payload.get("total_points"),
+                        "items": event.payload.get("items", []),
+                    },
+                )
             except FulfilmentUnavailable as exc:
                 if receive_count < self._settings.order_events_max_receives:
                     raise

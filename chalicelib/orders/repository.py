@@ -9,31 +9,46 @@ from uuid import UUID
 
 from ..platform import paging
 from ..platform.db import Tx
-from .models import LineDraft, Order, OrderHead, OrderLine, OrderSource, OrderStatus, StatusChange, StockLine, order_total
+from .models import (
+    LineDraft,
+    Order,
+    OrderHead,
+    OrderLine,
+    OrderSource,
+    OrderStatus,
+    StatusChange,
+    StockLine,
+    order_total,
+)
 
 _HEAD = "id, member_id, status, total_points, payment_entry_id"
 
 
-def create(tx: Tx, member_id: UUID, lines: Sequence[LineDraft], source: OrderSource,
-           payment_entry_id: UUID | None = None) -> UUID:
+def create(
+    tx: Tx, member_id: UUID, lines: Sequence[LineDraft], source: OrderSource, payment_entry_id: UUID | None = None
+) -> UUID:
     total = order_total(lines)
     order_id: UUID = tx.fetch_value(
         "INSERT INTO orders (member_id, status, source, total_points, payment_entry_id) "
         "VALUES (:m, 'PENDING', :s, :t, :p) RETURNING id",
-        m=member_id, s=source, t=total, p=payment_entry_id,
+        m=member_id,
+        s=source,
+        t=total,
+        p=payment_entry_id,
     )
     # One statement for all lines (pg8000 sends lists as arrays).
     tx.execute(
-        "INSERT INTO order_lines (order_id, product_id, product_name, description, image_url, quantity, unit_points_price) "
+        "INSERT INTO order_lines (order_id, product_id, product_name, description, image_url, quantity, "
+        "unit_points_price) "
         "SELECT :o, * FROM unnest(CAST(:pid AS uuid[]), CAST(:name AS text[]), CAST(:descr AS text[]), "
         "CAST(:img AS text[]), CAST(:qty AS int[]), CAST(:price AS int[]))",
         o=order_id,
-        pid=[str(l.product_id) for l in lines],
-        name=[l.name for l in lines],
-        descr=[l.description for l in lines],
-        img=[l.image_url for l in lines],
-        qty=[l.quantity for l in lines],
-        price=[l.unit_points_price for l in lines],
+        pid=[str(line.product_id) for line in lines],
+        name=[line.name for line in lines],
+        descr=[line.description for line in lines],
+        img=[line.image_url for line in lines],
+        qty=[line.quantity for line in lines],
+        price=[line.unit_points_price for line in lines],
     )
     tx.execute("INSERT INTO order_status_history (order_id, status) VALUES (:o, 'PENDING')", o=order_id)
     return order_id
@@ -49,7 +64,8 @@ def lock(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> OrderHead | N
     return tx.row(
         OrderHead,
         f"SELECT {_HEAD} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m) FOR UPDATE",
-        o=order_id, m=member_id,
+        o=order_id,
+        m=member_id,
     )
 
 
@@ -70,7 +86,9 @@ def set_status(tx: Tx, order_id: UUID, status: OrderStatus, reason: str | None =
         "WITH moved AS (UPDATE orders SET status = :s, updated_at = now() WHERE id = :o RETURNING id) "
         "INSERT INTO order_status_history AS h (order_id, status, reason) SELECT id, :s, :r FROM moved "
         "ON CONFLICT (order_id, status) DO UPDATE SET reason = COALESCE(EXCLUDED.reason, h.reason) RETURNING at",
-        o=order_id, s=status, r=reason,
+        o=order_id,
+        s=status,
+        r=reason,
     )
     return at
 
@@ -83,7 +101,8 @@ def get(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> Order | None:
     """The order with its lines and history; with `member_id`, only if it belongs to that member."""
     row = tx.fetch_one(
         f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m)",
-        o=order_id, m=member_id,
+        o=order_id,
+        m=member_id,
     )
     return _with_details(tx, [row])[0] if row else None
 
@@ -92,7 +111,9 @@ def list_for_member(tx: Tx, member_id: UUID, limit: int, cursor: str | None) -> 
     return _page(tx, "member_id = :m", {"m": member_id}, limit, cursor)
 
 
-def list_by_status(tx: Tx, status: OrderStatus | None, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
+def list_by_status(
+    tx: Tx, status: OrderStatus | None, limit: int, cursor: str | None
+) -> tuple[list[Order], str | None]:
     """All members' orders, newest first, optionally of one status (admin)."""
     return _page(tx, "(CAST(:s AS text) IS NULL OR status = :s)", {"s": status}, limit, cursor)
 
@@ -101,7 +122,8 @@ def _page(tx: Tx, where: str, params: dict[str, Any], limit: int, cursor: str | 
     """Newest-first keyset page of orders matching `where` (a fixed SQL fragment, never user input)."""
     rows = tx.fetch(
         f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {where} AND {paging.AFTER_CURSOR} {paging.NEWEST_FIRST}",
-        **params, **paging.params(cursor, limit),
+        **params,
+        **paging.params(cursor, limit),
     )
     rows, next_cursor = paging.page(rows, limit, lambda r: (r["created_at"], r["id"]))
     return _with_details(tx, rows), next_cursor

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalice import Response
+from chalice.app import Response
 
 from ..members.identity import current_member_id
 from ..partners.identity import current_partner
 from ..platform import http
 from ..platform.routing import Access, Routes, body, query, respond_once
-from .schemas import DeadLetterList, Order, OrderCreate, OrderEnvelope, OrderList, RedriveRequest, RedriveResult
+from .schemas import DeadLetterList, OrderCreate, OrderEnvelope, OrderList, RedriveRequest, RedriveResult
 
 if TYPE_CHECKING:
     from ..platform.db import Tx
@@ -47,7 +47,7 @@ def create_order() -> Response:
 
     def place(tx: Tx) -> tuple[int, object]:
         order = orders().place(tx, me, items)
-        return 201, OrderEnvelope(order=Order.model_validate(order)).model_dump(mode="json")
+        return 201, OrderEnvelope.model_validate({"order": order}).model_dump(mode="json")
 
     return respond_once(f"orders:{me}", wanted, place)
 
@@ -56,14 +56,14 @@ def create_order() -> Response:
 def list_orders() -> Response:
     """The member's orders with their lines and status history, newest first, paged."""
     found, next_cursor = orders().for_member(current_member_id(), http.parse_limit(query()), query().get("cursor"))
-    return http.json_response(OrderList(orders=found, next_cursor=next_cursor))
+    return http.json_response(OrderList.model_validate({"orders": found, "next_cursor": next_cursor}))
 
 
 @routes.get("/prod/orders/{order_id}", access=Access.MEMBER, responses={200: OrderEnvelope, 404: None})
 def get_order(order_id: str) -> Response:
     """One of the member's orders; someone else's is 404."""
     order = orders().get(current_member_id(), http.parse_uuid(order_id, "order"))
-    return http.json_response(OrderEnvelope(order=order))
+    return http.json_response(OrderEnvelope.model_validate({"order": order}))
 
 
 @routes.post(
@@ -74,7 +74,7 @@ def get_order(order_id: str) -> Response:
 def cancel_order(order_id: str) -> Response:
     """Cancel before packing: points refunded, stock restored; 409 INVALID_TRANSITION once packed."""
     order = orders().cancel(current_member_id(), http.parse_uuid(order_id, "order"))
-    return http.json_response(OrderEnvelope(order=order))
+    return http.json_response(OrderEnvelope.model_validate({"order": order}))
 
 
 @routes.post(
@@ -89,7 +89,7 @@ def partner_order_packed(order_id: str) -> Response:
     partner = current_partner()
     partner.require("WAREHOUSE")
     order = orders().advance(http.parse_uuid(order_id, "order"), Action.PACK, partner.name)
-    return http.json_response(OrderEnvelope(order=order))
+    return http.json_response(OrderEnvelope.model_validate({"order": order}))
 
 
 @routes.post(
@@ -104,7 +104,7 @@ def partner_order_delivered(order_id: str) -> Response:
     partner = current_partner()
     partner.require("DELIVERY")
     order = orders().advance(http.parse_uuid(order_id, "order"), Action.DELIVER, partner.name)
-    return http.json_response(OrderEnvelope(order=order))
+    return http.json_response(OrderEnvelope.model_validate({"order": order}))
 
 
 @routes.get("/admin/orders", access=Access.ADMIN, responses={200: OrderList}, query=("status", "limit", "cursor"))
@@ -114,13 +114,13 @@ def admin_orders() -> Response:
 
     status = parse_status(query().get("status"))
     found, next_cursor = orders().by_status(status, http.parse_limit(query()), query().get("cursor"))
-    return http.json_response(OrderList(orders=found, next_cursor=next_cursor))
+    return http.json_response(OrderList.model_validate({"orders": found, "next_cursor": next_cursor}))
 
 
 @routes.get("/admin/dead-letters", access=Access.ADMIN, responses={200: DeadLetterList})
 def admin_dead_letters() -> Response:
     """Messages order-events gave up on (up to 100), without consuming them."""
-    return http.json_response(DeadLetterList(dead_letters=dead_letters().peek()))
+    return http.json_response(DeadLetterList.model_validate({"dead_letters": dead_letters().peek()}))
 
 
 @routes.post(

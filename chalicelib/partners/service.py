@@ -4,6 +4,7 @@ Key format `xp_<prefix>_<secret>`: the prefix finds the row (indexed), the hash 
 compared with hmac.compare_digest. Secrets are 256-bit random, so a fast hash is the right tool
 (no password-style KDF needed: there is nothing to brute-force).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -5,18 +5,20 @@ Locally and in tests nothing in front of the app verifies anything (chalice loca
 client accept any string), so in `verify` mode the app checks the token itself against the user
 pool's JWKS: signature, issuer, audience, token_use == "id", expiry.
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .config import Settings, get_settings
 from .errors import Forbidden, Unauthenticated
 from .logs import get_logger
-from .schemas import normalize_email
+from .text import normalize_email
 
 log = get_logger(__name__)
 

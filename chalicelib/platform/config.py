@@ -3,6 +3,7 @@
 Nothing here runs at import time: Lambda cold start pays for settings only when a
 request actually needs them.
 """
+
 from __future__ import annotations
 
 import os
@@ -93,7 +94,7 @@ class Settings(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _tiers_ordered(self) -> "Settings":
+    def _tiers_ordered(self) -> Settings:
         if self.gold_threshold <= self.silver_threshold:
             raise ValueError("GOLD_THRESHOLD must be greater than SILVER_THRESHOLD")
         return self
@@ -165,7 +166,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     values = {field: env[name] for name, field in _ENV.items() if env.get(name) not in (None, "")}
     try:
-        return Settings(**values)
+        return Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigurationError(f"invalid configuration: {exc}") from exc
 

@@ -8,16 +8,19 @@ Why it looks like this:
 - chalice local serves each request on its own thread; a small idle pool keeps that cheap while a
   Lambda container (one thread) ends up with exactly one connection.
 """
+
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from functools import lru_cache
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.native
@@ -57,7 +60,7 @@ def _is_dead_connection(exc: BaseException) -> bool:
     if isinstance(exc, (InterfaceError, OSError, socket.timeout)):
         return True
     state = sqlstate(exc)
-    return bool(state) and state.startswith(_DEAD_CONNECTION_STATES)
+    return state is not None and state.startswith(_DEAD_CONNECTION_STATES)
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,8 @@ class CredentialSource:
 @lru_cache(maxsize=1024)
 def _compiled(sql: str) -> tuple[str, Any]:
     """pg8000 rewrites :named parameters in pure Python on every call; our SQL is a fixed set of strings."""
-    return to_statement(sql)
+    statement, make_vals = to_statement(sql)
+    return str(statement), make_vals
 
 
 def run(conn: pg8000.native.Connection, sql: str, params: dict[str, Any]) -> Any:
@@ -192,7 +196,7 @@ class Tx:
         if not context.rows:
             return []
         names = [c["name"] for c in context.columns]
-        return [dict(zip(names, row)) for row in context.rows]
+        return [dict(zip(names, row, strict=True)) for row in context.rows]
 
     def fetch_one(self, sql: str, **params: Any) -> dict[str, Any] | None:
         rows = self.fetch(sql, **params)
@@ -211,7 +215,8 @@ class Tx:
         return rows[0][0] if rows else None
 
     def execute(self, sql: str, **params: Any) -> int:
-        return self._run(sql, params).row_count
+        count: int = self._run(sql, params).row_count
+        return count
 
     def run_script(self, sql: str) -> None:
         """Several statements at once (simple query protocol); for migrations, never for user input."""
@@ -348,7 +353,7 @@ class _ReaderTx(Tx):
         self.conn: pg8000.native.Connection | None = None
 
     @property
-    def _conn(self) -> pg8000.native.Connection:  # type: ignore[override]
+    def _conn(self) -> pg8000.native.Connection:
         assert self.conn is not None
         return self.conn
 
@@ -383,10 +388,9 @@ def _map_failure(exc: BaseException) -> BaseException:
 
 
 def _close_quietly(conn: pg8000.native.Connection) -> None:
-    try:
+    """Closing a connection we are giving up on: it may already be dead, which is why we close it."""
+    with contextlib.suppress(Exception):
         conn.close()
-    except Exception:
-        pass
 
 
 _database: Database | None = None

@@ -1,4 +1,5 @@
 """Domain errors. They say what went wrong in business terms; `chalicelib.http` maps them to HTTP."""
+
 from __future__ import annotations
 
 from typing import Any

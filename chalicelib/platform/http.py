@@ -2,13 +2,14 @@
 
 Error body everywhere outside checkout: {"error": "human message", "code": "MACHINE_CODE", "details": [...]}.
 """
+
 from __future__ import annotations
 
 import json
 from typing import Any, TypeVar
 from uuid import UUID
 
-from chalice import Response
+from chalice.app import Response
 from pydantic import BaseModel, ValidationError
 
 from . import errors
@@ -54,12 +55,12 @@ def status_of(error: errors.DomainError) -> int:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
-    all_headers = {"Content-Type": "application/json", **CORS_HEADERS, **(headers or {})}
+    all_headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **CORS_HEADERS, **(headers or {})}
     return Response(body=json.dumps(payload, separators=(",", ":")), status_code=status, headers=all_headers)
 
 
 def empty_response(status: int = 204) -> Response:
-    return Response(body="", status_code=status, headers=dict(CORS_HEADERS))
+    return Response(body="", status_code=status, headers={**CORS_HEADERS})
 
 
 def error_response(error: errors.DomainError) -> Response:
@@ -82,7 +83,7 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def parse_json(raw: bytes | None, max_bytes: int) -> Any:
+def parse_json(raw: str | bytes | None, max_bytes: int) -> Any:
     if raw is not None and len(raw) > max_bytes:
         raise errors.PayloadTooLarge(f"Request body exceeds {max_bytes} bytes.")
     if not raw or not raw.strip():
@@ -93,14 +94,18 @@ def parse_json(raw: bytes | None, max_bytes: int) -> Any:
         raise errors.MalformedJson(f"Request body is not valid JSON: {exc}") from exc
 
 
-def parse_body(model: type[M], raw: bytes | None, max_bytes: int, *, allow_empty: bool = False) -> M:
+def parse_body(model: type[M], raw: str | bytes | None, max_bytes: int, *, allow_empty: bool = False) -> M:
     data = parse_json(raw, max_bytes)
     if data is None:
         if not allow_empty:
-            raise errors.ValidationFailed("A JSON body is required.", details=[{"field": "body", "message": "required"}])
+            raise errors.ValidationFailed(
+                "A JSON body is required.", details=[{"field": "body", "message": "required"}]
+            )
         data = {}
     if not isinstance(data, dict):
-        raise errors.ValidationFailed("The JSON body must be an object.", details=[{"field": "body", "message": "must be an object"}])
+        raise errors.ValidationFailed(
+            "The JSON body must be an object.", details=[{"field": "body", "message": "must be an object"}]
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -139,9 +144,11 @@ def parse_limit(query: dict[str, str] | None, default: int = 20, maximum: int = 
     try:
         value = int(raw)
     except ValueError:
-        raise errors.ValidationFailed("limit must be an integer between 1 and 100.",
-                                      details=[{"field": "limit", "message": "not an integer"}]) from None
+        raise errors.ValidationFailed(
+            "limit must be an integer between 1 and 100.", details=[{"field": "limit", "message": "not an integer"}]
+        ) from None
     if not 1 <= value <= maximum:
-        raise errors.ValidationFailed(f"limit must be between 1 and {maximum}.",
-                                      details=[{"field": "limit", "message": "out of range"}])
+        raise errors.ValidationFailed(
+            f"limit must be between 1 and {maximum}.", details=[{"field": "limit", "message": "out of range"}]
+        )
     return value

@@ -8,18 +8,20 @@ wait budget gets REQUEST_IN_PROGRESS; a different body under the same key gets
 IDEMPOTENCY_KEY_REUSED. If the first attempt fails, nothing is recorded and a retry does the work.
 Keys are kept for 24 hours.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from . import idempotency_repository as keys
 from .db import Database, Tx, sqlstate
 from .errors import IdempotencyKeyReused, RequestInProgress, ValidationFailed
-from . import idempotency_repository as keys
 
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -39,12 +41,15 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 def validate_key(key: str | None) -> str:
     if key is None or not key.strip():
-        raise ValidationFailed("The Idempotency-Key header is required.",
-                               details=[{"field": "Idempotency-Key", "message": "required"}])
+        raise ValidationFailed(
+            "The Idempotency-Key header is required.", details=[{"field": "Idempotency-Key", "message": "required"}]
+        )
     key = key.strip()
     if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ValidationFailed(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters.",
-                               details=[{"field": "Idempotency-Key", "message": "invalid"}])
+        raise ValidationFailed(
+            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters.",
+            details=[{"field": "Idempotency-Key", "message": "invalid"}],
+        )
     return key
 
 
@@ -54,8 +59,7 @@ class IdempotencyService:
         self._wait = wait_seconds
         self._poll = poll_seconds
 
-    def execute(self, scope: str, key: str, request_hash: str,
-                operation: Callable[[Tx], tuple[int, Any]]) -> Outcome:
+    def execute(self, scope: str, key: str, request_hash: str, operation: Callable[[Tx], tuple[int, Any]]) -> Outcome:
         """Run `operation(tx)` at most once per (scope, key); its (status, JSON body) is what replays."""
         with self._db.transaction() as tx:
             keys.register(tx, scope, key, request_hash)
@@ -73,7 +77,8 @@ class IdempotencyService:
                         keys.restart(tx, scope, key, request_hash)
                     elif record.request_hash != request_hash:
                         raise IdempotencyKeyReused(
-                            "This Idempotency-Key was used with a different request; use a new key.")
+                            "This Idempotency-Key was used with a different request; use a new key."
+                        )
                     elif record.completed_at is not None:
                         return Outcome(int(record.status_code or 200), record.response_body, True)
                     status, body = operation(tx)
@@ -98,7 +103,7 @@ class IdempotencyService:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _service: IdempotencyService | None = None

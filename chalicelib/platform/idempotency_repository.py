@@ -23,7 +23,9 @@ def register(tx: Tx, scope: str, key: str, request_hash: str) -> None:
     """Make sure a row exists to lock (its own short transaction, so concurrent callers can see it)."""
     tx.execute(
         "INSERT INTO idempotency_keys (scope, idem_key, request_hash) VALUES (:s, :k, :h) ON CONFLICT DO NOTHING",
-        s=scope, k=key, h=request_hash,
+        s=scope,
+        k=key,
+        h=request_hash,
     )
 
 
@@ -32,7 +34,8 @@ def lock(tx: Tx, scope: str, key: str) -> KeyRecord | None:
     row = tx.fetch_one(
         "SELECT request_hash, status_code, response_body, created_at, completed_at FROM idempotency_keys "
         "WHERE scope = :s AND idem_key = :k FOR UPDATE NOWAIT",
-        s=scope, k=key,
+        s=scope,
+        k=key,
     )
     if row is None:
         return None
@@ -47,7 +50,9 @@ def restart(tx: Tx, scope: str, key: str, request_hash: str) -> None:
     tx.execute(
         "UPDATE idempotency_keys SET request_hash = :h, status_code = NULL, response_body = NULL, "
         "created_at = now(), completed_at = NULL WHERE scope = :s AND idem_key = :k",
-        s=scope, k=key, h=request_hash,
+        s=scope,
+        k=key,
+        h=request_hash,
     )
 
 
@@ -55,7 +60,10 @@ def complete(tx: Tx, scope: str, key: str, status_code: int, body: Any) -> None:
     tx.execute(
         "UPDATE idempotency_keys SET status_code = :c, response_body = :b, completed_at = now() "
         "WHERE scope = :s AND idem_key = :k",
-        s=scope, k=key, c=status_code, b=json.dumps(body),
+        s=scope,
+        k=key,
+        c=status_code,
+        b=json.dumps(body),
     )
 
 
@@ -63,5 +71,6 @@ def purge_older_than(tx: Tx, cutoff: datetime, batch: int = 1000) -> int:
     return tx.execute(
         "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys "
         "WHERE created_at < :c LIMIT :n))",
-        c=cutoff, n=batch,
+        c=cutoff,
+        n=batch,
     )

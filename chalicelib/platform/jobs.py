@@ -4,13 +4,15 @@ and stopping cleanly before the Lambda's time is up.
 A scheduled handler in app.py is `run_scheduled("expire_points", event, lambda stop: ...)`; the
 operator CLI (devtools/ops.py) calls the same services with a progress callback.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from .db import Database
 from .logs import get_logger, request_id_var
@@ -27,7 +29,8 @@ ShouldStop = Callable[[], bool]
 def db_now(db: Database) -> datetime:
     """The database clock: lots and ledger rows are stamped by it, so jobs measure time by it too."""
     with db.reader() as tx:
-        return tx.fetch_value("SELECT now()")
+        now: datetime = tx.fetch_value("SELECT now()")
+    return now
 
 
 def run_job(name: str, work: Callable[[], T]) -> T:
@@ -42,7 +45,11 @@ def run_job(name: str, work: Callable[[], T]) -> T:
         log.exception("job failed", extra={"job": name, "seconds": round(time.perf_counter() - started, 3)})
         raise
     else:
-        summary = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else {"result": result}
+        summary = (
+            dataclasses.asdict(result)
+            if dataclasses.is_dataclass(result) and not isinstance(result, type)
+            else {"result": result}
+        )
         log.info("job finished", extra={"job": name, "seconds": round(time.perf_counter() - started, 3), **summary})
         return result
     finally:

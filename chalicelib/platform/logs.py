@@ -1,4 +1,5 @@
 """JSON log lines carrying the request id, so one request can be followed across API, SQS and jobs."""
+
 from __future__ import annotations
 
 import contextvars

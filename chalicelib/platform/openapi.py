@@ -1,8 +1,10 @@
 """OpenAPI 3.1 from the route table in app.py and the pydantic models it names."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -10,8 +12,15 @@ from pydantic.json_schema import models_json_schema
 from .schemas import ErrorBody
 
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No Content", 400: "Invalid request", 401: "Missing or invalid token",
-    403: "Wrong role", 404: "Unknown or not yours", 409: "Conflict", 413: "Body too large",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Invalid request",
+    401: "Missing or invalid token",
+    403: "Wrong role",
+    404: "Unknown or not yours",
+    409: "Conflict",
+    413: "Body too large",
     503: "Database unavailable",
 }
 
@@ -33,18 +42,32 @@ def build_spec(routes: Iterable[Any]) -> dict[str, Any]:
     error = {"description": "Error", "content": {"application/json": {"schema": ref(ErrorBody)}}}
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
-        op: dict[str, Any] = {"summary": r.summary, "operationId": f"{r.method.lower()}_{_slug(r.path)}", "responses": {}}
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for n in re.findall(r"{(\w+)}", r.path)]
+        op: dict[str, Any] = {
+            "summary": r.summary,
+            "operationId": f"{r.method.lower()}_{_slug(r.path)}",
+            "responses": {},
+        }
+        params = [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            for n in re.findall(r"{(\w+)}", r.path)
+        ]
         params += [{"name": n, "in": "query", "required": False, "schema": _query_schema(n)} for n in r.query]
         if r.idempotent:
-            params.append({"name": "Idempotency-Key", "in": "header", "required": True,
-                           "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+            params.append(
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                }
+            )
         if params:
             op["parameters"] = params
         if r.request is not None:
-            op["requestBody"] = {"required": r.method in ("POST", "PUT"),
-                                 "content": {"application/json": {"schema": ref(r.request)}}}
+            op["requestBody"] = {
+                "required": r.method in ("POST", "PUT"),
+                "content": {"application/json": {"schema": ref(r.request)}},
+            }
         if r.access.value != "public":
             op["security"] = [{"partnerKey": []}] if r.access.value == "partner" else [{"cognitoIdToken": []}]
         for status, model in r.responses.items():
@@ -53,8 +76,10 @@ def build_spec(routes: Iterable[Any]) -> dict[str, Any]:
             elif model is None:
                 op["responses"][str(status)] = {"description": _STATUS_TEXT.get(status, "OK")}
             else:
-                op["responses"][str(status)] = {"description": _STATUS_TEXT.get(status, "OK"),
-                                                "content": {"application/json": {"schema": ref(model)}}}
+                op["responses"][str(status)] = {
+                    "description": _STATUS_TEXT.get(status, "OK"),
+                    "content": {"application/json": {"schema": ref(model)}},
+                }
         defaults = {"400": 400, "503": 503}
         if r.access.value != "public":
             defaults.update({"401": 401, "403": 403})
@@ -68,8 +93,12 @@ def build_spec(routes: Iterable[Any]) -> dict[str, Any]:
         "components": {
             "schemas": components,
             "securitySchemes": {
-                "cognitoIdToken": {"type": "apiKey", "in": "header", "name": "Authorization",
-                                   "description": "Cognito ID token, with or without 'Bearer '"},
+                "cognitoIdToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "Cognito ID token, with or without 'Bearer '",
+                },
                 "partnerKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
             },
         },

@@ -1,8 +1,8 @@
 """Keyset paging of newest-first lists: opaque cursors over (created_at, id), and the one SQL predicate.
 
-    rows = tx.fetch(f"SELECT ... FROM orders WHERE member_id = :m AND {paging.AFTER_CURSOR} "
-                    f"{paging.NEWEST_FIRST}", m=member_id, **paging.params(cursor, limit))
-    rows, next_cursor = paging.page(rows, limit, lambda r: (r.created_at, r.id))
+rows = tx.fetch(f"SELECT ... FROM orders WHERE member_id = :m AND {paging.AFTER_CURSOR} "
+                f"{paging.NEWEST_FIRST}", m=member_id, **paging.params(cursor, limit))
+rows, next_cursor = paging.page(rows, limit, lambda r: (r.created_at, r.id))
 """
 
 from __future__ import annotations

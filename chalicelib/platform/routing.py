@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chalice import Blueprint, Chalice, CORSConfig, Response
-from chalice.app import Authorizer, Request
+from chalice.app import Authorizer, Blueprint, Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel
 
 from . import http, logs
@@ -108,8 +107,10 @@ def call() -> Call:
 
 
 def current_request() -> Request:
-    assert _wiring.app is not None and _wiring.app.current_request is not None, "no request in flight"
-    return _wiring.app.current_request
+    assert _wiring.app is not None, "routing.configure was not called"
+    request = _wiring.app.current_request
+    assert request is not None, "no request in flight"
+    return request
 
 
 def principal() -> Principal:
@@ -123,9 +124,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def body(model: type[M], *, allow_empty: bool = False) -> M:
     """The request body validated against `model` (400 with field details otherwise)."""
-    return http.parse_body(
-        model, current_request().raw_body, get_settings().max_body_bytes, allow_empty=allow_empty
-    )
+    return http.parse_body(model, current_request().raw_body, get_settings().max_body_bytes, allow_empty=allow_empty)
 
 
 def query() -> dict[str, str]:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 
+from .text import no_nul, normalize_email
+
 
 def _utc_text(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # ISO-8601 UTC with a trailing Z, as the frontend contract says.
@@ -42,21 +44,9 @@ class ErrorBody(Out):
     details: list[dict[str, Any]] = []
 
 
-def no_nul(value: str) -> str:
-    """PostgreSQL text cannot hold NUL: refuse it as a 400 instead of failing at the database."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 Text = Annotated[str, AfterValidator(no_nul)]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def normalize_email(value: str) -> str:
-    """The one normal form of an email address: trimmed, lower-cased. Every comparison uses it."""
-    return value.strip().lower()
 
 
 def _email(value: str) -> str:

@@ -13,10 +13,11 @@ One transaction per report:
   5. new tier from qualifying + points; the purchase row; a PointsEarned outbox event.
 Concurrent repeats serialise on the member row lock, so exactly one credits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -72,44 +73,73 @@ class EarningService:
             balance = locked.balance
             if points > 0:
                 posting = ledger.credit(
-                    tx, member_id, "EARN", points, self._description(request),
+                    tx,
+                    member_id,
+                    "EARN",
+                    points,
+                    self._description(request),
                     lot_lifetime=timedelta(days=self._settings.lot_lifetime_days),
                     external_ref=f"purchase:{partner_id}:{request.external_id}",
-                    created_by=f"partner:{partner_id}", now=now,
+                    created_by=f"partner:{partner_id}",
+                    now=now,
                 )
                 entry, balance = posting.entry, posting.balance
             tier_after = self._policy.tier_for(qualifying + points)
             if tier_after != locked.tier:
                 members.set_tier(tx, member_id, tier_after)
             row = purchases.insert(
-                tx, partner_id=partner_id, external_id=request.external_id, member_id=member_id,
-                amount_usd=request.amount_usd, tier=tier, multiplier=multiplier, points=points,
-                ledger_entry_id=entry.id if entry else None, balance_after=balance, tier_after=tier_after,
-                store_id=request.store_id, occurred_at=request.occurred_at,
+                tx,
+                partner_id=partner_id,
+                external_id=request.external_id,
+                member_id=member_id,
+                amount_usd=request.amount_usd,
+                tier=tier,
+                multiplier=multiplier,
+                points=points,
+                ledger_entry_id=entry.id if entry else None,
+                balance_after=balance,
+                tier_after=tier_after,
+                store_id=request.store_id,
+                occurred_at=request.occurred_at,
             )
             if row is None:  # the same external_id for another member committed meanwhile
-                raise Conflict("This external_id was already reported for a different purchase.",
-                               code="PURCHASE_CONFLICT")
+                raise Conflict(
+                    "This external_id was already reported for a different purchase.", code="PURCHASE_CONFLICT"
+                )
             if points > 0:
-                outbox.add(tx, "PointsEarned", member_id, {
-                    "member_id": str(member_id), "points": points, "balance": balance, "tier": tier_after,
-                    "previous_tier": locked.tier, "partner_id": str(partner_id),
-                    "external_id": request.external_id, "amount_usd": str(request.amount_usd),
-                    "ledger_entry_id": str(entry.id) if entry else None,
-                })
+                outbox.add(
+                    tx,
+                    "PointsEarned",
+                    member_id,
+                    {
+                        "member_id": str(member_id),
+                        "points": points,
+                        "balance": balance,
+                        "tier": tier_after,
+                        "previous_tier": locked.tier,
+                        "partner_id": str(partner_id),
+                        "external_id": request.external_id,
+                        "amount_usd": str(request.amount_usd),
+                        "ledger_entry_id": str(entry.id) if entry else None,
+                    },
+                )
             return RecordedPurchase(True, row, entry)
 
     # -- helpers -----------------------------------------------------------------------------
     def _validate(self, request: PurchaseReport, now: datetime | None) -> None:
         maximum = self._settings.max_purchase_usd
         if request.amount_usd > maximum:
-            raise ValidationFailed(f"amount_usd must be at most {maximum}.",
-                                   details=[{"field": "amount_usd", "message": f"must be at most {maximum}"}])
+            raise ValidationFailed(
+                f"amount_usd must be at most {maximum}.",
+                details=[{"field": "amount_usd", "message": f"must be at most {maximum}"}],
+            )
         if request.occurred_at is not None:
-            reference = now or datetime.now(timezone.utc)
+            reference = now or datetime.now(UTC)
             if request.occurred_at > reference + CLOCK_SKEW:
-                raise ValidationFailed("occurred_at is in the future.",
-                                       details=[{"field": "occurred_at", "message": "must not be in the future"}])
+                raise ValidationFailed(
+                    "occurred_at is in the future.",
+                    details=[{"field": "occurred_at", "message": "must not be in the future"}],
+                )
 
     @staticmethod
     def _member(tx: Tx, request: PurchaseReport) -> UUID:

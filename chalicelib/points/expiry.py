@@ -16,12 +16,13 @@ re-reads under the member lock, a run killed anywhere and run again, two runs at
 twice, all end in the state of one clean run (promise 4); the unique external_ref is the last
 line of defence.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from ..adapters.email import Notifier
@@ -37,7 +38,7 @@ from .lot_repository import LapsedLot
 
 log = get_logger(__name__)
 
-START: LotKey = (UUID(int=0), datetime(1970, 1, 1, tzinfo=timezone.utc), UUID(int=0))
+START: LotKey = (UUID(int=0), datetime(1970, 1, 1, tzinfo=UTC), UUID(int=0))
 
 
 @dataclass
@@ -77,8 +78,14 @@ class ExpiryService:
         self._notifier = notifier or Notifier(settings)
 
     # -- the daily job -------------------------------------------------------------------------
-    def run(self, *, now: datetime | None = None, batch_size: int | None = None,
-            progress: Progress | None = None, should_stop: ShouldStop | None = None) -> ExpiryReport:
+    def run(
+        self,
+        *,
+        now: datetime | None = None,
+        batch_size: int | None = None,
+        progress: Progress | None = None,
+        should_stop: ShouldStop | None = None,
+    ) -> ExpiryReport:
         """Expire every lot lapsed as of `now` (default: the database's clock at the start)."""
         now = now or db_now(self._db)
         size = batch_size or self._settings.expiry_batch_size
@@ -108,11 +115,18 @@ class ExpiryService:
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def _sweep(self, member_ids: list[UUID], now: datetime, size: int, report: ExpiryReport,
-               started: float, progress: Progress | None) -> None:
+    def _sweep(
+        self,
+        member_ids: list[UUID],
+        now: datetime,
+        size: int,
+        report: ExpiryReport,
+        started: float,
+        progress: Progress | None,
+    ) -> None:
         """Members skipped because another transaction held them: wait for them this time."""
         for i in range(0, len(member_ids), size):
-            chunk = member_ids[i:i + size]
+            chunk = member_ids[i : i + size]
             with self._db.transaction() as tx:
                 locked = lots.lock_members(tx, chunk)
                 done = ledger.expire_lapsed(tx, locked, now)
@@ -129,8 +143,14 @@ class ExpiryService:
         report.member_batches += done.members
         report.seconds = round(time.perf_counter() - started, 3)
 
-    def preview(self, *, now: datetime | None = None, batch_size: int | None = None,
-                sample: int = 50, progress: Progress | None = None) -> ExpiryPreview:
+    def preview(
+        self,
+        *,
+        now: datetime | None = None,
+        batch_size: int | None = None,
+        sample: int = 50,
+        progress: Progress | None = None,
+    ) -> ExpiryPreview:
         """Dry run: what `run(now)` would expire, read-only. Keeps the first `sample` lots."""
         now = now or db_now(self._db)
         result = ExpiryPreview(as_of=now)
@@ -160,9 +180,15 @@ class ExpiryService:
             cursor = page[-1][0]
 
     # -- the weekly job ------------------------------------------------------------------------
-    def notify_expiring(self, *, now: datetime | None = None, days: int | None = None,
-                        batch_size: int | None = None, progress: Progress | None = None,
-                        should_stop: ShouldStop | None = None) -> NoticeReport:
+    def notify_expiring(
+        self,
+        *,
+        now: datetime | None = None,
+        days: int | None = None,
+        batch_size: int | None = None,
+        progress: Progress | None = None,
+        should_stop: ShouldStop | None = None,
+    ) -> NoticeReport:
         """Email each member whose points expire within `days` (default 30) about lots never
         announced before. Each lot is announced once: the claim (expiry_notices row) and the email
         happen in one transaction per member, so a failed send is retried next week, and a crash
@@ -194,8 +220,9 @@ class ExpiryService:
                     return  # a concurrent run announced them
                 member = members.get(tx, member_id)
                 assert member is not None
-                if not self._notifier.send(member.email, *self._message(member.first_name, claimed),
-                                           kind="points_expiring"):
+                if not self._notifier.send(
+                    member.email, *self._message(member.first_name, claimed), kind="points_expiring"
+                ):
                     raise _SendFailed()
         except _SendFailed:
             report.failed += 1
@@ -208,13 +235,15 @@ class ExpiryService:
     def _message(first_name: str, claimed: list[tuple[datetime, int]]) -> tuple[str, str]:
         per_day: dict[str, int] = {}
         for expires_at, points in claimed:
-            day = expires_at.astimezone(timezone.utc).date().isoformat()
+            day = expires_at.astimezone(UTC).date().isoformat()
             per_day[day] = per_day.get(day, 0) + points
         total = sum(per_day.values())
         lines = "\n".join(f"  {points:,} points on {day}" for day, points in sorted(per_day.items()))
         greeting = f"Hi {first_name}," if first_name else "Hi,"
-        text = (f"{greeting}\n\n{total:,} of your Xanadu Rewards points will expire soon:\n{lines}\n\n"
-                "Spend them on a reward before then. Points are used soonest-expiring first.\n")
+        text = (
+            f"{greeting}\n\n{total:,} of your Xanadu Rewards points will expire soon:\n{lines}\n\n"
+            "Spend them on a reward before then. Points are used soonest-expiring first.\n"
+        )
         return f"{total:,} Xanadu Rewards points expire soon", text
 
 

@@ -13,6 +13,7 @@ Expiry: a lot lapses at `expires_at` (inclusive: at that very instant it is no l
 then expire again, once, under a new key). `debit` expires the member's lapsed lots first, in the
 same transaction and through the same statement as the daily job, so no spend ever uses them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,7 +54,14 @@ def _insert_entry(
         "INSERT INTO ledger_entries (member_id, entry_type, points, description, order_id, external_ref, created_by, "
         "created_at) VALUES (:m, :t, :p, :d, :o, :x, :by, COALESCE(CAST(:at AS timestamptz), clock_timestamp())) "
         f"RETURNING {_ENTRY_COLUMNS}",
-        m=member_id, t=entry_type, p=points, d=description, o=order_id, x=external_ref, by=created_by, at=created_at,
+        m=member_id,
+        t=entry_type,
+        p=points,
+        d=description,
+        o=order_id,
+        x=external_ref,
+        by=created_by,
+        at=created_at,
     )
     assert entry is not None
     return entry
@@ -82,15 +90,22 @@ def credit(
     balance = tx.fetch_value(
         "UPDATE members SET balance = balance + :p, lifetime_earned = lifetime_earned + :e, updated_at = now() "
         "WHERE id = :m RETURNING balance",
-        m=member_id, p=points, e=earned,
+        m=member_id,
+        p=points,
+        e=earned,
     )
     if balance is None:
         raise LookupError(f"member {member_id} does not exist")
     entry = _insert_entry(tx, member_id, entry_type, points, description, order_id, external_ref, created_by, now)
     tx.execute(
         "INSERT INTO point_lots (member_id, ledger_entry_id, points_earned, points_remaining, earned_at, expires_at) "
-        "VALUES (:m, :e, :p, :p, CAST(:at AS timestamptz), CAST(:at AS timestamptz) + make_interval(secs => CAST(:life AS float8)))",
-        m=member_id, e=entry.id, p=points, at=now or entry.created_at, life=lot_lifetime.total_seconds(),
+        "VALUES (:m, :e, :p, :p, CAST(:at AS timestamptz), "
+        "CAST(:at AS timestamptz) + make_interval(secs => CAST(:life AS float8)))",
+        m=member_id,
+        e=entry.id,
+        p=points,
+        at=now or entry.created_at,
+        life=lot_lifetime.total_seconds(),
     )
     return Posting(entry, balance - points, balance)
 
@@ -120,15 +135,18 @@ def debit(
         "  SELECT 1 FROM point_lots l WHERE l.member_id = m.id AND l.points_remaining > 0"
         "  AND l.expires_at <= COALESCE(CAST(:now AS timestamptz), now())) AS lapsed "
         "FROM members m WHERE m.id = :m FOR UPDATE OF m",
-        m=member_id, now=now,
+        m=member_id,
+        now=now,
     )
     if state is None:
         raise InsufficientPoints(points, None)
     if state["lapsed"]:
         expire_lapsed(tx, [member_id], state["at"], created_by="expiry-on-spend")
     balance = tx.fetch_value(
-        "UPDATE members SET balance = balance - :p, updated_at = now() WHERE id = :m AND balance >= :p RETURNING balance",
-        m=member_id, p=points,
+        "UPDATE members SET balance = balance - :p, updated_at = now() "
+        "WHERE id = :m AND balance >= :p RETURNING balance",
+        m=member_id,
+        p=points,
     )
     if balance is None:
         available = tx.fetch_value("SELECT balance FROM members WHERE id = :m", m=member_id)
@@ -163,7 +181,9 @@ def consume_lots(tx: Tx, member_id: UUID, entry_id: UUID, points: int) -> int:
         )
         SELECT COALESCE(SUM(points), 0)::bigint FROM allocated
         """,
-        m=member_id, p=points, e=entry_id,
+        m=member_id,
+        p=points,
+        e=entry_id,
     )
     return int(taken or 0)
 
@@ -191,11 +211,13 @@ def refund(
     member_id, points = original["member_id"], -int(original["points"])
     balance = tx.fetch_value(
         "UPDATE members SET balance = balance + :p, updated_at = now() WHERE id = :m RETURNING balance",
-        m=member_id, p=points,
+        m=member_id,
+        p=points,
     )
     try:
-        entry = _insert_entry(tx, member_id, "REFUND", points, description, order_id,
-                              external_ref or str(debit_entry_id), created_by)
+        entry = _insert_entry(
+            tx, member_id, "REFUND", points, description, order_id, external_ref or str(debit_entry_id), created_by
+        )
     except Exception as exc:
         if sqlstate(exc) == UNIQUE_VIOLATION:
             raise Conflict("This debit was already refunded.", code="ALREADY_REFUNDED") from exc
@@ -289,9 +311,15 @@ def expire_lapsed(
     """
     if not member_ids:
         return Expired(0, 0, 0)
-    params = dict(members=[str(m) for m in member_ids], now=now, by=created_by, request_id=request_id_var.get())
+    params: dict[str, Any] = {
+        "members": [str(m) for m in member_ids],
+        "now": now,
+        "by": created_by,
+        "request_id": request_id_var.get(),
+    }
     if after is not None or through is not None:
-        assert after is not None and through is not None, "a range needs both ends"
+        assert after is not None, "a range needs both ends"
+        assert through is not None, "a range needs both ends"
         params.update(a_m=after[0], a_at=after[1], a_id=after[2], z_m=through[0], z_at=through[1], z_id=through[2])
         row = tx.fetch_one(_EXPIRE_IN_RANGE, **params)
     else:
@@ -308,7 +336,8 @@ def list_for_member(tx: Tx, member_id: UUID, limit: int, cursor: str | None) -> 
         LedgerEntry,
         f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE member_id = :m AND {paging.AFTER_CURSOR} "
         f"{paging.NEWEST_FIRST}",
-        m=member_id, **paging.params(cursor, limit),
+        m=member_id,
+        **paging.params(cursor, limit),
     )
     return paging.page(rows, limit, lambda e: (e.created_at, e.id))
 
@@ -316,7 +345,9 @@ def list_for_member(tx: Tx, member_id: UUID, limit: int, cursor: str | None) -> 
 def get_for_member(tx: Tx, member_id: UUID, entry_id: UUID) -> LedgerEntry | None:
     return tx.row(
         LedgerEntry,
-        f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE id = :id AND member_id = :m", id=entry_id, m=member_id,
+        f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE id = :id AND member_id = :m",
+        id=entry_id,
+        m=member_id,
     )
 
 
@@ -357,6 +388,7 @@ def sums_batch(tx: Tx, after: UUID, limit: int) -> list[dict[str, Any]]:
         " (SELECT count(*) FROM point_lots p WHERE p.member_id = b.id "
         "   AND (p.points_remaining < 0 OR p.points_remaining > p.points_earned))::int AS bad_lots "
         "FROM batch b ORDER BY b.id",
-        after=after, n=limit,
+        after=after,
+        n=limit,
     )
     return [{**r, "balance": int(r["balance"]), "ledger": int(r["ledger"]), "lots": int(r["lots"])} for r in rows]

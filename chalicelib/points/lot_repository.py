@@ -3,6 +3,7 @@
 Moving points stays in `ledger` (expire_lapsed is there); this module selects and locks work for the
 expiry job, and reads schedules (GET /prod/points, the liability report, the dry run).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -92,11 +93,17 @@ def lapsed(tx: Tx, now: datetime, after: LotKey, limit: int) -> list[tuple[LotKe
         "WHERE l.points_remaining > 0 AND l.expires_at <= CAST(:now AS timestamptz) "
         "AND (l.member_id, l.expires_at, l.id) > (CAST(:a_m AS uuid), CAST(:a_at AS timestamptz), CAST(:a_id AS uuid)) "
         "ORDER BY l.member_id, l.expires_at, l.id LIMIT :n",
-        now=now, a_m=after[0], a_at=after[1], a_id=after[2], n=limit,
+        now=now,
+        a_m=after[0],
+        a_at=after[1],
+        a_id=after[2],
+        n=limit,
     )
     return [
-        ((r["member_id"], r["expires_at"], r["id"]),
-         LapsedLot(r["id"], r["member_id"], r["email"], int(r["points_remaining"]), r["earned_at"], r["expires_at"]))
+        (
+            (r["member_id"], r["expires_at"], r["id"]),
+            LapsedLot(r["id"], r["member_id"], r["email"], int(r["points_remaining"]), r["earned_at"], r["expires_at"]),
+        )
         for r in rows
     ]
 
@@ -109,7 +116,9 @@ def expiring_by_day(tx: Tx, member_id: UUID, now: datetime | None, days: int) ->
         "AND expires_at > COALESCE(CAST(:now AS timestamptz), now()) "
         "AND expires_at <= COALESCE(CAST(:now AS timestamptz), now()) + make_interval(days => CAST(:d AS int)) "
         "GROUP BY 1 ORDER BY 1",
-        m=member_id, now=now, d=days,
+        m=member_id,
+        now=now,
+        d=days,
     )
     return [ExpiringPoints(r["day"], int(r["points"])) for r in rows]
 
@@ -122,7 +131,10 @@ def members_with_unannounced(tx: Tx, now: datetime, until: datetime, after: UUID
         "WHERE l.points_remaining > 0 AND l.expires_at > :now AND l.expires_at <= :until AND l.member_id > :after "
         "AND NOT EXISTS (SELECT 1 FROM expiry_notices n WHERE n.lot_id = l.id) "
         "ORDER BY l.member_id LIMIT :n",
-        now=now, until=until, after=after, n=limit,
+        now=now,
+        until=until,
+        after=after,
+        n=limit,
     )
     return [r["member_id"] for r in rows]
 
@@ -136,7 +148,9 @@ def claim_notices(tx: Tx, member_id: UUID, now: datetime, until: datetime) -> li
         "claimed AS (INSERT INTO expiry_notices (lot_id, member_id) SELECT id, :m FROM due "
         "  ON CONFLICT (lot_id) DO NOTHING RETURNING lot_id) "
         "SELECT d.expires_at, d.points_remaining FROM due d JOIN claimed c ON c.lot_id = d.id ORDER BY d.expires_at",
-        m=member_id, now=now, until=until,
+        m=member_id,
+        now=now,
+        until=until,
     )
     return [(r["expires_at"], int(r["points_remaining"])) for r in rows]
 
@@ -146,14 +160,17 @@ def liability_by_tier(tx: Tx, now: datetime, windows: tuple[int, ...]) -> list[d
     """Per tier: members, members holding points, outstanding points, lapsed-not-yet-expired points
     and points expiring within each window (cumulative: within 30 days includes within 0-30)."""
     window_columns = ", ".join(
-        f"COALESCE(SUM(l.points_remaining) FILTER (WHERE l.expires_at > CAST(:now AS timestamptz) "
-        f"AND l.expires_at <= CAST(:now AS timestamptz) + make_interval(days => {int(d)})), 0)::bigint AS within_{int(d)}"
+        "COALESCE(SUM(l.points_remaining) FILTER (WHERE l.expires_at > CAST(:now AS timestamptz) "
+        f"AND l.expires_at <= CAST(:now AS timestamptz) + make_interval(days => {int(d)})), 0)::bigint "
+        f"AS within_{int(d)}"
         for d in windows
     )
     rows = tx.fetch(
-        "WITH tiers AS (SELECT tier, count(*)::bigint AS members, count(*) FILTER (WHERE balance > 0)::bigint AS holders, "
+        "WITH tiers AS (SELECT tier, count(*)::bigint AS members, "
+        "  count(*) FILTER (WHERE balance > 0)::bigint AS holders, "
         "  COALESCE(SUM(balance), 0)::bigint AS outstanding FROM members GROUP BY tier), "
-        f"lots AS (SELECT m.tier, COALESCE(SUM(l.points_remaining) FILTER (WHERE l.expires_at <= CAST(:now AS timestamptz)), 0)::bigint AS lapsed, "
+        "lots AS (SELECT m.tier, COALESCE(SUM(l.points_remaining) "
+        "  FILTER (WHERE l.expires_at <= CAST(:now AS timestamptz)), 0)::bigint AS lapsed, "
         f"  {window_columns} "
         "  FROM point_lots l JOIN members m ON m.id = l.member_id WHERE l.points_remaining > 0 GROUP BY m.tier) "
         "SELECT t.tier, t.members, t.holders, t.outstanding, COALESCE(lots.lapsed, 0)::bigint AS lapsed, "

@@ -4,6 +4,7 @@ Read-only by design: it runs on autocommit reads (`Database.reader()`, which ref
 each drift as an ERROR line with the member id and the three figures, and leaves the correction to
 a person (an ADJUST through POST /prod/points/tx, or a fix of the bug that caused it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,8 +36,9 @@ class ReconciliationService:
         self._db = db
         self._settings = settings
 
-    def run(self, *, batch_size: int | None = None, progress: Progress | None = None,
-            should_stop: ShouldStop | None = None) -> ReconciliationReport:
+    def run(
+        self, *, batch_size: int | None = None, progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> ReconciliationReport:
         size = batch_size or self._settings.points_job_batch_size
         report = ReconciliationReport()
         after = UUID(int=0)
@@ -56,8 +58,10 @@ class ReconciliationService:
                 break
             after = rows[-1]["id"]
         if report.drifted:
-            log.error("points reconciliation found drift", extra={
-                "job": "reconcile_points", "members_checked": report.members, "members_drifted": report.drifted})
+            log.error(
+                "points reconciliation found drift",
+                extra={"job": "reconcile_points", "members_checked": report.members, "members_drifted": report.drifted},
+            )
         return report
 
     @staticmethod
@@ -76,7 +80,14 @@ class ReconciliationService:
         report.drifted += 1
         if len(report.drifted_ids) < MAX_REPORTED:
             report.drifted_ids.append(str(row["id"]))
-        log.error("points drift", extra={
-            "job": "reconcile_points", "member_id": str(row["id"]), "balance": row["balance"],
-            "ledger_sum": row["ledger"], "lots_sum": row["lots"], "problems": problems,
-        })
+        log.error(
+            "points drift",
+            extra={
+                "job": "reconcile_points",
+                "member_id": str(row["id"]),
+                "balance": row["balance"],
+                "ledger_sum": row["ledger"],
+                "lots_sum": row["lots"],
+                "problems": problems,
+            },
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalice import Response
+from chalice.app import Response
 
 from ..members.identity import current_member_id
 from ..partners.identity import current_partner

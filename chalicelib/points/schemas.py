@@ -30,7 +30,7 @@ class PointsSummary(Out):
     points_to_next_tier: int | None = None
     earn_multiplier: float = 1.0
     # Points that will expire within the next 90 days, per UTC day, soonest first.
-    expiring: list[ExpiringPoints] = []
+    expiring: list[ExpiringPoints] = Field(default_factory=list)
 
     @classmethod
     def of(cls, standing: Standing) -> PointsSummary:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalice import Response
+from chalice.app import Response
 
 from ..members.identity import current_member_id
-from ..orders.schemas import Order, OrderEnvelope
+from ..orders.schemas import OrderEnvelope
 from ..platform import http
 from ..platform.routing import Access, Routes, body, respond_once
 from .schemas import ReservationCreate, ReservationEnvelope, ReservationOut
@@ -51,7 +51,7 @@ def purchase_reservation(reservation_id: str) -> Response:
 
     def purchase(tx: Tx) -> tuple[int, object]:
         order = reservations().purchase(tx, me, held_id)
-        return 201, OrderEnvelope(order=Order.model_validate(order)).model_dump(mode="json")
+        return 201, OrderEnvelope.model_validate({"order": order}).model_dump(mode="json")
 
     return respond_once(f"orders:{me}", {}, purchase)
 

@@ -7,6 +7,7 @@ and stock is taken with products.take_stock. Ending a hold:
 Each is a conditional `UPDATE reservations ... WHERE status = 'HELD'`, so when a purchase races
 the release job (or a member's DELETE) exactly one UPDATE matches and the other sees the winner.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -42,10 +43,19 @@ class ReservationService:
                 raise OutOfStock(product.name)
             points = product.points_price * quantity
             reservation_id = uuid.uuid4()
-            posting = ledger.debit(tx, member_id, "SPEND", points,
-                                   f"Reservation {reservation_id}: {quantity} x {product.name}")
-            row = reservations.insert(tx, reservation_id, member_id, item_id, quantity, points, posting.entry.id,
-                                      self._settings.reservation_hold_minutes)
+            posting = ledger.debit(
+                tx, member_id, "SPEND", points, f"Reservation {reservation_id}: {quantity} x {product.name}"
+            )
+            row = reservations.insert(
+                tx,
+                reservation_id,
+                member_id,
+                item_id,
+                quantity,
+                points,
+                posting.entry.id,
+                self._settings.reservation_hold_minutes,
+            )
         return row
 
     def purchase(self, tx: Tx, member_id: UUID, reservation_id: UUID) -> Order:
@@ -73,8 +83,10 @@ class ReservationService:
         if current is None:
             raise NotFound("Unknown reservation.", code="RESERVATION_NOT_FOUND")
         if current.status == "PURCHASED":
-            raise InvalidTransition("This reservation was purchased; cancel the order instead.",
-                                    details=[{"status": current.status, "order_id": str(current.order_id)}])
+            raise InvalidTransition(
+                "This reservation was purchased; cancel the order instead.",
+                details=[{"status": current.status, "order_id": str(current.order_id)}],
+            )
         return current
 
     def expire_due(self, batch: int = 100, max_batches: int = 100) -> int:
@@ -110,4 +122,6 @@ def _give_back(tx: Tx, rows: list[Reservation]) -> None:
     for row in sorted(rows, key=lambda r: str(r.product_id)):
         products.restock(tx, row.product_id, row.quantity)
     for row in sorted(rows, key=lambda r: (str(r.member_id), str(r.id))):
-        ledger.refund(tx, row.hold_entry_id, f"Reservation {row.id} {'expired' if row.status == 'EXPIRED' else 'released'}")
+        ledger.refund(
+            tx, row.hold_entry_id, f"Reservation {row.id} {'expired' if row.status == 'EXPIRED' else 'released'}"
+        )

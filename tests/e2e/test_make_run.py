@@ -1,4 +1,5 @@
 """The whole system as `make run` starts it: the frontend journey over HTTP, a clean Ctrl-C, a restart."""
+
 from __future__ import annotations
 
 import socket
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devtools import jobs, localaws
-from tests.support.stack import RunningStack, _call, launch  # noqa: F401  (launch is a fixture)
+from tests.support.stack import RunningStack, _call
 
 
 def _refuses_connections(port: int) -> bool:
@@ -23,8 +24,11 @@ def _refuses_connections(port: int) -> bool:
 
 @pytest.mark.slow
 def test_make_run_serves_the_frontend_journey_and_stops_cleanly_on_ctrl_c(
-        tmp_path: Path, launch: Callable[[Path], RunningStack], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path,
+    launch: Callable[[Path], RunningStack],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from devtools import token as token_cli
     from devtools.localdb import LocalPostgres
     from devtools.run import StackInfo
@@ -57,7 +61,9 @@ def test_make_run_serves_the_frontend_journey_and_stops_cleanly_on_ctrl_c(
     priciest = max(products, key=lambda p: p["points_price"])
     assert _call(api, "POST", "/prod/cart/item", token, {"id": priciest["id"], "quantity": 1})[0] == 201
     assert _call(api, "POST", "/prod/cart/checkout", token) == (
-        200, {"success": False, "error": f"Insufficient points. Required: {priciest['points_price']}"})
+        200,
+        {"success": False, "error": f"Insufficient points. Required: {priciest['points_price']}"},
+    )
     assert _call(api, "GET", "/prod/cart", token)[1] == {"items": []}
 
     # ...and the re-posted cart of the two cheapest rewards succeeds.
@@ -77,7 +83,8 @@ def test_make_run_serves_the_frontend_journey_and_stops_cleanly_on_ctrl_c(
     status, body = _call(api, "GET", f"/prod/points/tx/{placed['txId']}", token)
     assert status == 200
     assert sorted((i["cat_item_id"], i["unit_cnt"]) for i in body["transaction"]["items"]) == sorted(
-        (p["id"], 1) for p in cheapest)
+        (p["id"], 1) for p in cheapest
+    )
     # The order is confirmed asynchronously: order-events -> the worker -> app.py's SQS handler.
     deadline = time.monotonic() + 20
     while _call(api, "GET", f"/prod/orders/{placed['orderId']}", token)[1]["order"]["status"] == "PENDING":
@@ -99,4 +106,3 @@ def test_make_run_serves_the_frontend_journey_and_stops_cleanly_on_ctrl_c(
     token = token_cli.token_for(StackInfo.load(data_dir), localaws.DEMO_MEMBER[0])
     assert _call(again.api, "GET", "/prod/points", token)[1]["points"] == balance, "the balance must persist"
     assert again.interrupt() < 20
-

@@ -1,16 +1,17 @@
 """End to end through `make run` (python -m devtools.run): an order placed over HTTP is confirmed by the
 app's own SQS handler, fed by the local worker from emulated SQS, then packed and delivered by partners."""
+
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from devtools import localaws
-from tests.support.stack import RunningStack, _call, launch  # noqa: F401  (launch is a fixture)
+from tests.support.stack import RunningStack, _call
 
 
 def _post(api: str, path: str, token: str | None = None, body=None, headers=None):
@@ -22,7 +23,8 @@ def _post(api: str, path: str, token: str | None = None, body=None, headers=None
 
 @pytest.mark.slow
 def test_an_order_reaches_confirmed_packed_and_delivered_through_make_run(
-        tmp_path: Path, launch: Callable[[Path], RunningStack]) -> None:  # noqa: F811
+    tmp_path: Path, launch: Callable[[Path], RunningStack]
+) -> None:
     from devtools.run import StackInfo
     from devtools.token import token_for
 
@@ -42,8 +44,13 @@ def test_an_order_reaches_confirmed_packed_and_delivered_through_make_run(
 
     products = _call(api, "GET", "/prod/products")[1]["products"]
     cheapest = min(products, key=lambda p: p["points_price"])
-    status, body = _post(api, "/prod/orders", member, {"items": [{"item_id": cheapest["id"], "quantity": 1}]},
-                         {"Idempotency-Key": str(uuid.uuid4())})
+    status, body = _post(
+        api,
+        "/prod/orders",
+        member,
+        {"items": [{"item_id": cheapest["id"], "quantity": 1}]},
+        {"Idempotency-Key": str(uuid.uuid4())},
+    )
     assert status == 201, body
     order_id = body["order"]["id"]
     assert body["order"]["status"] == "PENDING"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.support.fixtures import reset_database_state
 
 
 @pytest.fixture(autouse=True)
-def clean_database(environment: None) -> Iterator[None]:
+def clean_database(environment: None) -> None:
     reset_database_state()
-    yield

@@ -1,7 +1,7 @@
 """Every protected route rejects missing, garbage, forged, expired, wrong-audience and access tokens."""
+
 from __future__ import annotations
 
-import json
 import time
 import uuid
 
@@ -9,35 +9,20 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.support.tokens import id_claims, moto_signing_key, sign
 
 MEMBER_ROUTES = [
-    ("GET", "/customer"), ("GET", "/prod/points"), ("GET", "/prod/points/tx"),
-    ("GET", f"/prod/points/tx/{uuid.uuid4()}"), ("GET", "/prod/cart"), ("POST", "/prod/cart/item"),
-    ("DELETE", f"/prod/cart/item/{uuid.uuid4()}"), ("DELETE", "/prod/cart/item"), ("DELETE", "/prod/cart"),
+    ("GET", "/customer"),
+    ("GET", "/prod/points"),
+    ("GET", "/prod/points/tx"),
+    ("GET", f"/prod/points/tx/{uuid.uuid4()}"),
+    ("GET", "/prod/cart"),
+    ("POST", "/prod/cart/item"),
+    ("DELETE", f"/prod/cart/item/{uuid.uuid4()}"),
+    ("DELETE", "/prod/cart/item"),
+    ("DELETE", "/prod/cart"),
     ("POST", "/prod/cart/checkout"),
 ]
-
-
-def moto_signing_key():
-    """The emulated pool's private key (moto ships it), to mint tokens with chosen claims."""
-    from moto.utilities.utils import load_resource
-
-    return jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(load_resource("cognitoidp/resources/jwks-private.json")))
-
-
-def id_claims(aws, **overrides):
-    now = int(time.time())
-    claims = {
-        "iss": f"https://cognito-idp.us-east-1.amazonaws.com/{aws.user_pool_id}",
-        "sub": str(uuid.uuid4()), "aud": aws.client_id, "token_use": "id",
-        "iat": now, "auth_time": now, "exp": now + 3600, "email": "forger@example.com", "email_verified": True,
-    }
-    claims.update(overrides)
-    return claims
-
-
-def sign(claims, key, kid="dummy"):
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +33,8 @@ def bad_tokens(aws):
     own_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     localaws.ensure_user(aws.endpoint, aws.user_pool_id, "access@example.com")
     access = localaws.client("cognito-idp", aws.endpoint).initiate_auth(
-        ClientId=aws.client_id, AuthFlow="USER_PASSWORD_AUTH",
+        ClientId=aws.client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": "access@example.com", "PASSWORD": localaws.DEFAULT_PASSWORD},
     )["AuthenticationResult"]["AccessToken"]
     return {
@@ -58,7 +44,9 @@ def bad_tokens(aws):
         "unknown kid": sign(id_claims(aws), moto_key, kid="other"),
         "expired": sign(id_claims(aws, exp=int(time.time()) - 60, iat=int(time.time()) - 3700), moto_key),
         "wrong audience": sign(id_claims(aws, aud="someone-elses-client"), moto_key),
-        "wrong issuer": sign(id_claims(aws, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"), moto_key),
+        "wrong issuer": sign(
+            id_claims(aws, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"), moto_key
+        ),
         "access token": access,
         "alg none": jwt.encode(id_claims(aws), key=None, algorithm="none"),
         "HS256 with public key": "eyJhbGciOiJIUzI1NiIsImtpZCI6ImR1bW15In0." + "e30.c2ln",
@@ -85,9 +73,21 @@ def test_member_routes_reject_missing_token(api, method, path):
     assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
-@pytest.mark.parametrize("kind", ["garbage", "three-dots", "forged signature", "unknown kid", "expired",
-                                  "wrong audience", "wrong issuer", "access token", "alg none",
-                                  "HS256 with public key"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "garbage",
+        "three-dots",
+        "forged signature",
+        "unknown kid",
+        "expired",
+        "wrong audience",
+        "wrong issuer",
+        "access token",
+        "alg none",
+        "HS256 with public key",
+    ],
+)
 @pytest.mark.parametrize("method,path", [("GET", "/prod/points"), ("POST", "/prod/cart/checkout")])
 def test_member_routes_reject_bad_tokens(api, bad_tokens, kind, method, path, db):
     response = api.request(method, path, token=bad_tokens[kind])
@@ -98,17 +98,25 @@ def test_member_routes_reject_bad_tokens(api, bad_tokens, kind, method, path, db
 
 
 def test_partner_key_does_not_open_member_routes(api):
-    created = api.post("/admin/partners", as_user="boss@example.com", admin=True,
-                       json_body={"name": "Depot", "kind": "WAREHOUSE"}).json_body
+    created = api.post(
+        "/admin/partners", as_user="boss@example.com", admin=True, json_body={"name": "Depot", "kind": "WAREHOUSE"}
+    ).json_body
     response = api.get("/prod/points", headers={"X-Api-Key": created["api_key"]})
     assert response.status_code == 401
 
 
 def test_member_cannot_mint_points(api, db):
-    response = api.post("/prod/points/tx", as_user="minter@example.com",
-                        json_body={"customer_id": str(uuid.uuid4()), "txType": "ADJUST", "points": 1_000_000,
-                                   "description": "free money"},
-                        headers={"Idempotency-Key": "mint-1"})
+    response = api.post(
+        "/prod/points/tx",
+        as_user="minter@example.com",
+        json_body={
+            "customer_id": str(uuid.uuid4()),
+            "txType": "ADJUST",
+            "points": 1_000_000,
+            "description": "free money",
+        },
+        headers={"Idempotency-Key": "mint-1"},
+    )
     assert response.status_code == 403
     assert response.json_body["code"] == "FORBIDDEN"
     with db.reader() as tx:
@@ -130,25 +138,3 @@ def test_members_see_only_their_own_cart_and_history(api, product_ids):
     history_b = api.get("/prod/points/tx", as_user="b@example.com").json_body["transactions"]
     history_a = api.get("/prod/points/tx", as_user="a@example.com").json_body["transactions"]
     assert {t["customer_id"] for t in history_a}.isdisjoint({t["customer_id"] for t in history_b})
-
-
-def test_cognito_mode_reads_authorizer_claims():
-    from chalicelib.platform.auth import Authenticator
-    from chalicelib.platform.config import Settings
-    from chalicelib.platform.errors import Unauthenticated
-
-    auth = Authenticator(Settings(auth_mode="cognito"))
-    claims = {"email": "Deployed@Example.com", "sub": "s-1", "token_use": "id", "cognito:groups": "[admin, staff]"}
-    principal = auth.principal({}, {"authorizer": {"claims": claims}})
-    assert principal.email == "deployed@example.com"
-    assert principal.groups == frozenset({"admin", "staff"})
-    assert auth.admin({}, {"authorizer": {"claims": claims}}).email == "deployed@example.com"
-    with pytest.raises(Unauthenticated):
-        auth.principal({"authorization": "Bearer whatever"}, {})
-    with pytest.raises(Unauthenticated):
-        auth.principal({}, {"authorizer": {"claims": {**claims, "token_use": "access"}}})
-    assert principal.subject == "s-1" and principal.email_verified is False
-    verified = auth.principal({}, {"authorizer": {"claims": {**claims, "email_verified": "true"}}})
-    assert verified.email_verified is True  # API Gateway passes every claim as a string
-    with pytest.raises(Unauthenticated):  # no subject, no identity: an email or username is not one
-        auth.principal({}, {"authorizer": {"claims": {"cognito:username": "Kiosk-7", "email": "k@x.io", "token_use": "id"}}})

@@ -10,7 +10,17 @@ def test_products_lists_every_active_product_in_stable_order(api, product_ids):
     assert [p["name"] for p in products] == sorted(p["name"] for p in products)
     assert {p["sku"] for p in products} == set(product_ids)
     first = products[0]
-    assert set(first) >= {"id", "name", "description", "category", "points_price", "usd_price", "sku", "rating", "image_url"}
+    assert set(first) >= {
+        "id",
+        "name",
+        "description",
+        "category",
+        "points_price",
+        "usd_price",
+        "sku",
+        "rating",
+        "image_url",
+    }
     assert isinstance(first["points_price"], int)
     assert response.headers["Access-Control-Allow-Origin"] == "*"
 
@@ -56,10 +66,20 @@ def test_preflight_needs_no_auth_and_allows_contract_headers(live_server):
     from tests.support.http import http_call
 
     for path in ("/prod/cart/checkout", "/prod/products", "/customer"):
-        status, headers, _ = http_call(live_server, "OPTIONS", path,
-                                       headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+        status, headers, _ = http_call(
+            live_server,
+            "OPTIONS",
+            path,
+            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+        )
         assert status == 200, path
         allowed = {h.strip().lower() for h in headers["Access-Control-Allow-Headers"].split(",")}
-        assert {"content-type", "authorization", "x-api-key", "idempotency-key", "x-amz-date",
-                "x-amz-security-token"} <= allowed
+        assert {
+            "content-type",
+            "authorization",
+            "x-api-key",
+            "idempotency-key",
+            "x-amz-date",
+            "x-amz-security-token",
+        } <= allowed
         assert headers["Access-Control-Allow-Origin"] == "*"

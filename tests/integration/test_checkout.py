@@ -13,7 +13,10 @@ def sums(db, email: str) -> dict[str, int]:
 
 def test_cart_then_checkout_spends_points_and_records_order(api, db, product_ids):
     user = "shopper@example.com"
-    assert api.post("/prod/cart/item", as_user=user, json_body={"id": product_ids["T-TEE"], "quantity": 2}).status_code == 201
+    assert (
+        api.post("/prod/cart/item", as_user=user, json_body={"id": product_ids["T-TEE"], "quantity": 2}).status_code
+        == 201
+    )
     added = api.post("/prod/cart/item", as_user=user, json_body={"id": product_ids["T-MUG"]})
     assert added.status_code == 201
     assert added.json_body["item"]["quantity"] == 1
@@ -32,7 +35,9 @@ def test_cart_then_checkout_spends_points_and_records_order(api, db, product_ids
     assert history[0]["id"] == result["txId"] and history[0]["points"] == -750
     detail = api.get(f"/prod/points/tx/{result['txId']}", as_user=user).json_body["transaction"]
     assert {(i["product_name"], i["unit_cnt"], i["unit_points_price"]) for i in detail["items"]} == {
-        ("Test Tee", 2, 300), ("Test Mug", 1, 150)}
+        ("Test Tee", 2, 300),
+        ("Test Mug", 1, 150),
+    }
     with db.reader() as tx:
         order = tx.fetch_one("SELECT status, total_points FROM orders WHERE id = :o", o=result["orderId"])
         assert order == {"status": "PENDING", "total_points": 750}

@@ -1,21 +1,24 @@
 """Database outages and dropped connections: 503 (not 500), no partial writes, quick recovery."""
+
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
-import app as app_module
+from chalicelib.container import reset_services
 from chalicelib.platform import db as db_module
 from chalicelib.platform.config import Settings
 from chalicelib.platform.db import Database
 
 
-@pytest.fixture()
+@pytest.fixture
 def database_down(monkeypatch):
     broken = Database(Settings(database_url="postgresql://postgres@127.0.0.1:1/nowhere", db_connect_timeout=1))
     monkeypatch.setattr(db_module, "_database", broken)
-    __import__('chalicelib.container').container.reset_services()
+    reset_services()
     yield
-    __import__('chalicelib.container').container.reset_services()
+    reset_services()
 
 
 def test_database_down_is_503_on_public_and_member_routes(api, tokens, database_down):
@@ -44,7 +47,8 @@ def kill_app_connections(db) -> int:
     with db.transaction() as tx:
         return tx.fetch_value(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
 
 
 def test_killed_idle_connection_is_replaced_transparently(api, db, tokens):
@@ -59,8 +63,9 @@ def test_killed_idle_connection_is_replaced_transparently(api, db, tokens):
     assert api.get("/prod/products").status_code == 200
 
 
-def test_connection_killed_mid_checkout_writes_nothing_and_next_request_succeeds(api, db, tokens, product_ids,
-                                                                                  monkeypatch):
+def test_connection_killed_mid_checkout_writes_nothing_and_next_request_succeeds(
+    api, db, tokens, product_ids, monkeypatch
+):
     from chalicelib.points import ledger_repository as ledger
 
     token = tokens("midway@example.com")
@@ -106,3 +111,48 @@ def test_balance_can_never_go_negative(db, api):
     with pytest.raises(DatabaseError):
         with db.transaction() as tx:
             tx.execute("UPDATE members SET balance = -1")
+
+
+def test_after_commit_hooks_run_once_after_commit_and_never_after_rollback(db):
+    ran: list[str] = []
+
+    def hook() -> None:
+        ran.append("hook")
+
+    with db.transaction() as tx:
+        tx.after_commit(hook)
+        tx.after_commit(hook)  # registering twice runs it once
+        assert ran == []  # not before the commit
+    assert ran == ["hook"]
+
+    with pytest.raises(RuntimeError), db.transaction() as tx:
+        tx.after_commit(hook)
+        raise RuntimeError("the unit of work fails")
+    assert ran == ["hook"]  # dropped with the rollback
+
+    def broken() -> None:
+        raise ValueError("a failing hook is logged, the committed work stands")
+
+    with db.transaction() as tx:
+        tx.fetch_value("SELECT 1")
+        tx.after_commit(broken)
+        tx.after_commit(hook)
+    assert ran == ["hook", "hook"]
+
+
+def test_writing_an_outbox_event_relays_it_right_after_the_commit(db):
+    from chalicelib.events import outbox
+
+    kicks: list[int] = []
+    outbox.set_publisher(lambda: kicks.append(1))
+    try:
+        with db.transaction() as tx:
+            outbox.add(tx, "Probe", uuid.uuid4(), {"n": 1})
+            outbox.add(tx, "Probe", uuid.uuid4(), {"n": 2})
+        assert kicks == [1]
+        with pytest.raises(RuntimeError), db.transaction() as tx:
+            outbox.add(tx, "Probe", uuid.uuid4(), {"n": 3})
+            raise RuntimeError("rolled back: nothing to relay")
+        assert kicks == [1]
+    finally:
+        outbox.set_publisher(None)

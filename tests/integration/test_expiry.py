@@ -1,10 +1,11 @@
 """Lots and expiry: the exact expiry instant, spends never using lapsed points, refunds into lapsed
 lots, bounded batches, the dry run, the weekly notice, and the scheduled handler."""
+
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +16,7 @@ YEAR = timedelta(days=365)
 TICK = timedelta(microseconds=1)
 
 
-@pytest.fixture()
+@pytest.fixture
 def expiry(db):
     from chalicelib.platform.config import get_settings
     from chalicelib.points.expiry import ExpiryService
@@ -25,7 +26,7 @@ def expiry(db):
 
 def test_lot_expires_exactly_at_its_instant_and_not_a_microsecond_before(db, expiry):
     member = new_member(db, "instant@example.com")
-    lapsing = credit(db, member, 100, at=T0 - YEAR)          # expires exactly at T0
+    lapsing = credit(db, member, 100, at=T0 - YEAR)  # expires exactly at T0
     later = credit(db, member, 40, at=T0 - YEAR + timedelta(days=1))
 
     before = expiry.run(now=T0 - TICK)
@@ -39,8 +40,9 @@ def test_lot_expires_exactly_at_its_instant_and_not_a_microsecond_before(db, exp
     assert expire_rows(db, member) == [{"points": -100, "external_ref": f"expire:{lapsing}:1"}]
     assert sums(db, member) == {"balance": 40, "ledger": 40, "lots": 40}
     with db.reader() as tx:
-        event = tx.fetch_one("SELECT payload FROM outbox_events WHERE event_type = 'PointsExpired' AND aggregate_id = :m",
-                             m=member)
+        event = tx.fetch_one(
+            "SELECT payload FROM outbox_events WHERE event_type = 'PointsExpired' AND aggregate_id = :m", m=member
+        )
     payload = event["payload"] if isinstance(event["payload"], dict) else json.loads(event["payload"])
     assert payload["points"] == 100 and payload["lots"] == 1 and payload["balance"] == 40
 
@@ -75,8 +77,12 @@ def test_a_spend_at_the_expiry_instant_cannot_use_the_lapsed_lot(db):
     assert sums(db, late) == {"balance": 10, "ledger": 10, "lots": 10}
     assert expire_rows(db, late) == [{"points": -100, "external_ref": f"expire:{lapsing}:1"}]
     with db.reader() as tx:
-        assert tx.fetch_value("SELECT created_by FROM ledger_entries WHERE member_id = :m AND entry_type = 'EXPIRE'",
-                              m=late) == "expiry-on-spend"
+        assert (
+            tx.fetch_value(
+                "SELECT created_by FROM ledger_entries WHERE member_id = :m AND entry_type = 'EXPIRE'", m=late
+            )
+            == "expiry-on-spend"
+        )
 
 
 def test_refund_into_a_lapsed_lot_expires_again_exactly_once(db, expiry):
@@ -94,10 +100,13 @@ def test_refund_into_a_lapsed_lot_expires_again_exactly_once(db, expiry):
     again = expiry.run(now=T0 + timedelta(seconds=1))
     assert (again.lots, again.points) == (1, 30)
     assert expiry.run(now=T0 + timedelta(seconds=2)).lots == 0
-    assert expire_rows(db, member) == sorted([
-        {"points": -70, "external_ref": f"expire:{lapsing}:1"},
-        {"points": -30, "external_ref": f"expire:{lapsing}:2"},
-    ], key=lambda r: r["external_ref"])
+    assert expire_rows(db, member) == sorted(
+        [
+            {"points": -70, "external_ref": f"expire:{lapsing}:1"},
+            {"points": -30, "external_ref": f"expire:{lapsing}:2"},
+        ],
+        key=lambda r: r["external_ref"],
+    )
     assert lot(db, live)["points_remaining"] == 20
     assert sums(db, member) == {"balance": 20, "ledger": 20, "lots": 20}
 
@@ -139,7 +148,7 @@ def test_batches_are_bounded_and_each_commits(db, expiry):
     assert report.lots == 27 and report.points == 270
     assert report.batches == 7  # ceil(27 / 4)
     assert all(lots == committed for lots, committed in seen)
-    steps = [b - a for (a, _), (b, _) in zip([(0, 0)] + seen, seen)]
+    steps = [b - a for (a, _), (b, _) in zip([(0, 0), *seen[:-1]], seen, strict=True)]
     assert max(steps) <= 4
 
 
@@ -150,7 +159,7 @@ def test_dry_run_lists_what_would_expire_and_changes_nothing(db, expiry):
     credit(db, member, 5, at=T0)
     preview = expiry.preview(now=T0)
     assert (preview.lots, preview.points, preview.members) == (2, 100, 1)
-    assert [(l.email, l.points) for l in preview.sample] == [("dry@example.com", 70), ("dry@example.com", 30)]
+    assert [(lot.email, lot.points) for lot in preview.sample] == [("dry@example.com", 70), ("dry@example.com", 30)]
     assert sums(db, member) == {"balance": 105, "ledger": 105, "lots": 105}
     assert expire_rows(db, member) == []
 
@@ -160,7 +169,7 @@ def test_scheduled_handler_runs_the_job_and_logs_json_with_its_name(db):
     from chalicelib.platform.logs import JsonFormatter
 
     member = new_member(db, "scheduled@example.com")
-    credit(db, member, 25, at=datetime.now(timezone.utc) - YEAR * 2)  # lapsed a year ago by the real clock
+    credit(db, member, 25, at=datetime.now(UTC) - YEAR * 2)  # lapsed a year ago by the real clock
     lines: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: lines.append(JsonFormatter().format(record))  # type: ignore[method-assign]
@@ -173,15 +182,27 @@ def test_scheduled_handler_runs_the_job_and_logs_json_with_its_name(db):
         jobs_log.removeHandler(handler)
         jobs_log.setLevel(logging.NOTSET)
     assert result["lots"] == 1 and result["points"] == 25
-    finished = [json.loads(l) for l in lines if json.loads(l)["message"] == "job finished"]
-    assert finished and finished[0]["job"] == "expire_points" and finished[0]["request_id"].startswith("job-expire_points-")
+    finished = [json.loads(line) for line in lines if json.loads(line)["message"] == "job finished"]
+    assert (
+        finished
+        and finished[0]["job"] == "expire_points"
+        and finished[0]["request_id"].startswith("job-expire_points-")
+    )
     assert sums(db, member)["balance"] == 0
 
 
 def _scheduled_event() -> dict:
-    return {"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2030-01-01T00:15:00Z", "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123456789012:rule/expire_points"], "detail": {}}
+    return {
+        "version": "0",
+        "id": "e1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2030-01-01T00:15:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/expire_points"],
+        "detail": {},
+    }
 
 
 # -- weekly "points expire soon" email ------------------------------------------------------------
@@ -204,9 +225,9 @@ def test_members_are_told_once_per_lot_about_points_expiring_within_30_days(db):
     notifier = RecordingNotifier()
     service = ExpiryService(db, get_settings(), notifier)
     soon = new_member(db, "soon@example.com")
-    credit(db, soon, 120, at=T0 - YEAR + timedelta(days=10))   # expires T0+10d
-    credit(db, soon, 80, at=T0 - YEAR + timedelta(days=30))    # expires T0+30d: inside (boundary)
-    credit(db, soon, 999, at=T0 - YEAR + timedelta(days=31))   # expires T0+31d: not yet
+    credit(db, soon, 120, at=T0 - YEAR + timedelta(days=10))  # expires T0+10d
+    credit(db, soon, 80, at=T0 - YEAR + timedelta(days=30))  # expires T0+30d: inside (boundary)
+    credit(db, soon, 999, at=T0 - YEAR + timedelta(days=31))  # expires T0+31d: not yet
     credit(db, new_member(db, "later@example.com"), 50, at=T0)  # a year away
     credit(db, new_member(db, "gone@example.com"), 50, at=T0 - YEAR)  # lapsed: nothing to announce
 

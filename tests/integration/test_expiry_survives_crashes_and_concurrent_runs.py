@@ -5,6 +5,7 @@ again, ends in the same state as one clean run on an identical dataset.
 balances, every lot (remaining, expiry count), every ledger row (type, points, natural key with the
 lot named by member and order), the EXPIRE allocations, and the PointsExpired points per member.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,9 +33,9 @@ def build(db) -> list:
     members = []
     for i in range(MEMBERS):
         member = new_member(db, f"m{i:03d}@promise4.test")
-        credit(db, member, 100 + i, at=T0 - timedelta(days=400, minutes=-i))   # lapsed 35 days ago
+        credit(db, member, 100 + i, at=T0 - timedelta(days=400, minutes=-i))  # lapsed 35 days ago
         credit(db, member, 50 + i % 7, at=T0 - timedelta(days=380, minutes=-i))  # lapsed 15 days ago
-        credit(db, member, 30, at=T0 - timedelta(days=10, minutes=-i))         # live
+        credit(db, member, 30, at=T0 - timedelta(days=10, minutes=-i))  # live
         if i % 3 == 0:
             spent = debit(db, member, 120 + i, at=T0 - timedelta(days=390))
             if i % 2 == 0:
@@ -49,7 +50,7 @@ def spends_after_expiry(db, members) -> None:
         debit(db, member, 10, at=T0)
 
 
-@pytest.fixture()
+@pytest.fixture
 def expiry(db):
     from chalicelib.platform.config import get_settings
     from chalicelib.points.expiry import ExpiryService
@@ -158,7 +159,9 @@ def test_killed_mid_run_then_run_again_equals_one_clean_run(db, expiry, clean_st
     build(db)
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, mode, "4", T0.isoformat(), str(BATCH)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "XANADU_ROOT": str(ROOT)},
     )
     try:

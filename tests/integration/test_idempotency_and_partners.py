@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from chalicelib.members.models import Profile
-
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 
+from chalicelib.members.models import Profile
 from chalicelib.platform.errors import IdempotencyKeyReused, InsufficientPoints, RequestInProgress
-from chalicelib.points import ledger_repository as ledger
 from chalicelib.platform.idempotency import IdempotencyService, fingerprint
+from chalicelib.points import ledger_repository as ledger
 
 
 def make_member(db, email: str, points: int = 1000):
@@ -26,6 +25,7 @@ def spend(member_id, points):
     def operation(tx):
         posting = ledger.debit(tx, member_id, "SPEND", points, "idempotent spend")
         return 201, {"entry_id": str(posting.entry.id), "balance": posting.balance}
+
     return operation
 
 
@@ -90,8 +90,9 @@ def test_key_held_longer_than_wait_budget_is_in_progress(db):
 
 
 def test_admin_issues_and_revokes_partner_keys(api, db):
-    created = api.post("/admin/partners", as_user="boss@example.com", admin=True,
-                       json_body={"name": "Main St Store", "kind": "STORE"})
+    created = api.post(
+        "/admin/partners", as_user="boss@example.com", admin=True, json_body={"name": "Main St Store", "kind": "STORE"}
+    )
     assert created.status_code == 201
     key = created.json_body["api_key"]
     partner_id = created.json_body["partner"]["id"]
@@ -100,12 +101,14 @@ def test_admin_issues_and_revokes_partner_keys(api, db):
     assert key not in str(stored) and stored["key_hash"] != key
 
     from chalicelib.container import services
+
     assert services().partners.authenticate(key).name == "Main St Store"
     listed = api.get("/admin/partners", as_user="boss@example.com", admin=True).json_body["partners"]
     assert "api_key" not in listed[0] and listed[0]["revoked_at"] is None
 
     assert api.delete(f"/admin/partners/{partner_id}", as_user="boss@example.com", admin=True).status_code == 200
     from chalicelib.platform.errors import Unauthenticated
+
     with pytest.raises(Unauthenticated):
         services().partners.authenticate(key)
 
@@ -120,8 +123,10 @@ def test_bad_partner_keys_are_unauthenticated(key):
 
 
 def test_partner_admin_routes_need_admin(api):
-    assert api.post("/admin/partners", as_user="member@example.com",
-                    json_body={"name": "x", "kind": "STORE"}).status_code == 403
+    assert (
+        api.post("/admin/partners", as_user="member@example.com", json_body={"name": "x", "kind": "STORE"}).status_code
+        == 403
+    )
     assert api.post("/admin/partners", json_body={"name": "x", "kind": "STORE"}).status_code == 401
     bad = api.post("/admin/partners", as_user="boss@example.com", admin=True, json_body={"name": "x", "kind": "BANK"})
     assert bad.status_code == 400 and bad.json_body["code"] == "VALIDATION_ERROR"

@@ -4,31 +4,26 @@ run once, dead letters, and the placeholder image server.
 The worker tests use a throwaway Chalice app and their own queues (with a redrive policy) on the
 session's moto server, so they neither depend on nor disturb app.py's handlers and queues.
 """
+
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from chalice import Chalice, Rate
 
 from devtools import jobs, localaws, worker
-from devtools.worker import CronSchedule, LocalLambda, RateSchedule, parse_schedule, poll_once
+from devtools.worker import LocalLambda, RateSchedule, poll_once
 
-UTC = timezone.utc
+UTC = UTC
 
 
 # -- fixtures: a throwaway app and private queues -------------------------------------------------
@@ -68,12 +63,12 @@ def throwaway_app(recorder: Recorder, queue: str) -> Chalice:
     return app
 
 
-@pytest.fixture()
+@pytest.fixture
 def sqs(aws: localaws.LocalAws) -> Any:
     return localaws.client("sqs", aws.endpoint)
 
 
-@pytest.fixture()
+@pytest.fixture
 def queues(sqs: Any) -> Iterator[tuple[str, str, str]]:
     """(name, url, dlq url) of a fresh queue whose DLQ takes messages after 3 receives, as order-events'."""
     name = f"worker-test-{uuid.uuid4().hex[:8]}"
@@ -83,12 +78,12 @@ def queues(sqs: Any) -> Iterator[tuple[str, str, str]]:
     sqs.delete_queue(QueueUrl=dlq_url)
 
 
-@pytest.fixture()
+@pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
 
 
-@pytest.fixture()
+@pytest.fixture
 def sources(recorder: Recorder, queues: tuple[str, str, str]) -> worker.EventSources:
     return worker.discover(throwaway_app(recorder, queues[0]), stage="local")
 
@@ -103,24 +98,34 @@ def poll(sqs: Any, url: str, function: LocalLambda) -> worker.PollResult:
 
 
 def send(sqs: Any, url: str, *bodies: str) -> list[str]:
-    return [sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes={
-        "trace": {"DataType": "String", "StringValue": f"trace-{body}"}})["MessageId"] for body in bodies]
+    return [
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=body,
+            MessageAttributes={"trace": {"DataType": "String", "StringValue": f"trace-{body}"}},
+        )["MessageId"]
+        for body in bodies
+    ]
 
 
 def remaining(sqs: Any, url: str) -> list[str]:
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                   VisibilityTimeout=0).get("Messages", [])
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=0).get(
+        "Messages", []
+    )
     return sorted(m["Body"] for m in messages)
 
 
 # -- discovery ------------------------------------------------------------------------------------
-def test_discovers_sqs_and_schedule_handlers_and_names_the_rest(sources: worker.EventSources,
-                                                                 queues: tuple[str, str, str]) -> None:
+def test_discovers_sqs_and_schedule_handlers_and_names_the_rest(
+    sources: worker.EventSources, queues: tuple[str, str, str]
+) -> None:
     [sqs_source] = sources.sqs
     assert (sqs_source.queue_name, sqs_source.batch_size) == (queues[0], 10)
     assert sqs_source.function.function_name == "worker-test-local-consume"
     assert {(s.function.name, s.expression) for s in sources.schedules} == {
-        ("tick", "rate(5 minutes)"), ("nightly", "cron(0 3 * * ? *)")}
+        ("tick", "rate(5 minutes)"),
+        ("nightly", "cron(0 3 * * ? *)"),
+    }
     assert sources.not_emulated == ["on_topic (SNSEventConfig)"]
     assert worker.describe(sources).splitlines() == [
         f"sqs       {queues[0]:<24} consume (batch 10)",
@@ -132,7 +137,8 @@ def test_discovers_sqs_and_schedule_handlers_and_names_the_rest(sources: worker.
 
 # -- SQS: Lambda's event and outcome rules ---------------------------------------------------------
 def test_success_deletes_the_batch_and_the_event_is_shaped_like_lambdas(
-        sqs: Any, queues: tuple[str, str, str], sources: worker.EventSources, recorder: Recorder) -> None:
+    sqs: Any, queues: tuple[str, str, str], sources: worker.EventSources, recorder: Recorder
+) -> None:
     _, url, _ = queues
     ids = send(sqs, url, "a", "b")
     result = poll(sqs, url, consumer(sources))
@@ -149,13 +155,15 @@ def test_success_deletes_the_batch_and_the_event_is_shaped_like_lambdas(
     assert record["md5OfBody"] == hashlib.md5(b"a").hexdigest()
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert {"SentTimestamp", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
-    assert record["messageAttributes"] == {"trace": {
-        "stringValue": "trace-a", "stringListValues": [], "binaryListValues": [], "dataType": "String"}}
+    assert record["messageAttributes"] == {
+        "trace": {"stringValue": "trace-a", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+    }
     assert record["receiptHandle"]
 
 
 def test_a_raising_handler_deletes_nothing_and_the_batch_comes_back(
-        sqs: Any, queues: tuple[str, str, str], sources: worker.EventSources, recorder: Recorder) -> None:
+    sqs: Any, queues: tuple[str, str, str], sources: worker.EventSources, recorder: Recorder
+) -> None:
     _, url, _ = queues
     send(sqs, url, "x", "y")
 
@@ -172,11 +180,13 @@ def test_a_raising_handler_deletes_nothing_and_the_batch_comes_back(
 
 
 def test_batch_item_failures_delete_only_the_successes(
-        sqs: Any, queues: tuple[str, str, str], sources: worker.EventSources, recorder: Recorder) -> None:
+    sqs: Any, queues: tuple[str, str, str], sources: worker.EventSources, recorder: Recorder
+) -> None:
     _, url, _ = queues
     send(sqs, url, "ok-1", "bad", "ok-2")
-    recorder.behaviour = lambda records: {"batchItemFailures": [
-        {"itemIdentifier": r["messageId"]} for r in records if r["body"] == "bad"]}
+    recorder.behaviour = lambda records: {
+        "batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["body"] == "bad"]
+    }
     assert poll(sqs, url, consumer(sources)) == worker.PollResult(3, 2, 1, False)
     assert remaining(sqs, url) == ["bad"]
 
@@ -192,11 +202,13 @@ def test_batch_item_failure_rules_match_lambda() -> None:
 
 
 def test_a_poison_message_alone_lands_in_the_dlq_after_three_receives_and_can_be_redriven(
-        sqs: Any, queues: tuple[str, str, str], sources: worker.EventSources, recorder: Recorder) -> None:
+    sqs: Any, queues: tuple[str, str, str], sources: worker.EventSources, recorder: Recorder
+) -> None:
     _, url, dlq_url = queues
     [poison_id, _] = send(sqs, url, "poison", "fine")
-    recorder.behaviour = lambda records: {"batchItemFailures": [
-        {"itemIdentifier": r["messageId"]} for r in records if r["body"] == "poison"]}
+    recorder.behaviour = lambda records: {
+        "batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["body"] == "poison"]
+    }
     for _ in range(4):  # three receives, then SQS's redrive moves it on the fourth attempt
         poll(sqs, url, consumer(sources))
     bodies = [r["body"] for batch in recorder.batches for r in batch]
@@ -212,7 +224,8 @@ def test_a_poison_message_alone_lands_in_the_dlq_after_three_receives_and_can_be
 
 
 def test_worker_threads_feed_the_handler_and_stop_promptly(
-        sqs: Any, queues: tuple[str, str, str], recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    sqs: Any, queues: tuple[str, str, str], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name, url, _ = queues
     app = throwaway_app(recorder, name)
 
@@ -241,8 +254,9 @@ def test_worker_threads_feed_the_handler_and_stop_promptly(
     assert {e.detail_type for e in recorder.schedule_events} == {"Scheduled Event"}
 
 
-def test_jobs_run_a_schedule_handler_once_with_eventbridges_event(recorder: Recorder,
-                                                                   sources: worker.EventSources) -> None:
+def test_jobs_run_a_schedule_handler_once_with_eventbridges_event(
+    recorder: Recorder, sources: worker.EventSources
+) -> None:
     assert jobs.run_job(sources, "tick") == {"detail_type": "Scheduled Event"}
     [event] = recorder.schedule_events
     raw = event.to_dict()
@@ -269,5 +283,3 @@ def test_static_server_serves_an_svg_tile_per_sku() -> None:
     finally:
         server.shutdown()
         server.server_close()
-
-

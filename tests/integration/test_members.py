@@ -8,8 +8,10 @@ def test_first_authenticated_call_creates_member_with_ledgered_bonus(api, db):
     assert response.status_code == 200
     assert response.json_body["points"] == 1000
     with db.reader() as tx:
-        rows = tx.fetch("SELECT m.balance, l.entry_type, l.points FROM members m JOIN ledger_entries l ON l.member_id = m.id "
-                        "WHERE m.email = 'new.member@example.com'")
+        rows = tx.fetch(
+            "SELECT m.balance, l.entry_type, l.points FROM members m JOIN ledger_entries l ON l.member_id = m.id "
+            "WHERE m.email = 'new.member@example.com'"
+        )
     assert rows == [{"balance": 1000, "entry_type": "BONUS", "points": 1000}]
 
 
@@ -32,5 +34,10 @@ def test_concurrent_first_calls_create_one_member_and_one_bonus(live_server, tok
     assert {body["points"] for _, _, body in results} == {1000}
     with db.reader() as tx:
         assert tx.fetch_value("SELECT count(*) FROM members WHERE email = 'racer@example.com'") == 1
-        assert tx.fetch_value("SELECT count(*) FROM ledger_entries l JOIN members m ON m.id = l.member_id "
-                              "WHERE m.email = 'racer@example.com' AND entry_type = 'BONUS'") == 1
+        assert (
+            tx.fetch_value(
+                "SELECT count(*) FROM ledger_entries l JOIN members m ON m.id = l.member_id "
+                "WHERE m.email = 'racer@example.com' AND entry_type = 'BONUS'"
+            )
+            == 1
+        )

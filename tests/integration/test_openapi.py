@@ -1,4 +1,5 @@
 """GET /openapi.json covers every route, and fuzzing the API from it produces no 5xx (promise 7)."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,10 @@ from hypothesis import strategies as st
 import app as app_module
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
     | st.text(max_size=40),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,
@@ -24,10 +28,11 @@ def test_spec_covers_every_route(api):
     spec = response.json_body
     assert spec["openapi"].startswith("3.")
     documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
-    served = {(path, method) for path, methods in app_module.app.routes.items() for method in methods
-              if method != "OPTIONS"}
+    served = {
+        (path, method) for path, methods in app_module.app.routes.items() for method in methods if method != "OPTIONS"
+    }
     assert served == documented
-    for path, ops in spec["paths"].items():
+    for ops in spec["paths"].values():
         for op in ops.values():
             for ref in re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(op)):
                 assert ref in spec["components"]["schemas"], ref
@@ -46,15 +51,18 @@ def test_fuzzing_every_operation_yields_no_5xx(api, tokens, product_ids):
     operations = [(path, method.upper(), op) for path, ops in spec["paths"].items() for method, op in ops.items()]
     known_ids = list(product_ids.values())
 
-    @settings(max_examples=4 * len(operations), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(
+        max_examples=4 * len(operations), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+    )
     @given(data=st.data())
     def fuzz(data):
         path, method, op = data.draw(st.sampled_from(operations))
         concrete = re.sub(r"{\w+}", lambda _: data.draw(st.sampled_from(known_ids) | path_segments), path)
         fields = _body_fields(spec, op)
         if fields and data.draw(st.booleans()):
-            body = {name: data.draw(json_values | st.sampled_from(known_ids)) for name in fields
-                    if data.draw(st.booleans())}
+            body = {
+                name: data.draw(json_values | st.sampled_from(known_ids)) for name in fields if data.draw(st.booleans())
+            }
         else:
             body = data.draw(json_values)
         raw = json.dumps(body).encode() if data.draw(st.booleans()) else data.draw(st.binary(max_size=64))

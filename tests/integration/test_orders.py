@@ -1,4 +1,5 @@
 """POST/GET /prod/orders, cancel, partner packed/delivered, admin orders: the HTTP contract of orders."""
+
 from __future__ import annotations
 
 import threading
@@ -7,8 +8,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.orders import (issue_partner, member_id_of, move, order_key, partner_call, place, status_of,
-                            stock, sums)
+from chalicelib.platform.idempotency import get_idempotency
+from tests.support.orders import (
+    issue_partner,
+    member_id_of,
+    move,
+    order_key,
+    partner_call,
+    place,
+    status_of,
+    stock,
+    sums,
+)
 
 
 def test_placed_order_is_pending_with_lines_history_and_points_spent(api, db, product_ids):
@@ -19,7 +30,9 @@ def test_placed_order_is_pending_with_lines_history_and_points_spent(api, db, pr
     order = created.json_body["order"]
     assert order["status"] == "PENDING" and order["total_points"] == 750
     assert {(i["name"], i["quantity"], i["unit_points_price"]) for i in order["items"]} == {
-        ("Test Tee", 2, 300), ("Test Mug", 1, 150)}
+        ("Test Tee", 2, 300),
+        ("Test Mug", 1, 150),
+    }
     assert [h["status"] for h in order["history"]] == ["PENDING"]
     assert order["created_at"].endswith("Z") and order["history"][0]["at"].endswith("Z")
 
@@ -29,8 +42,9 @@ def test_placed_order_is_pending_with_lines_history_and_points_spent(api, db, pr
     assert sums(db, user) == {"balance": 250, "ledger": 250, "lots": 250}
     assert stock(db, "T-TEE") == 98
     with db.reader() as tx:
-        events = tx.fetch("SELECT event_type, payload, published_at FROM outbox_events WHERE aggregate_id = :o",
-                          o=order["id"])
+        events = tx.fetch(
+            "SELECT event_type, payload, published_at FROM outbox_events WHERE aggregate_id = :o", o=order["id"]
+        )
         source = tx.fetch_value("SELECT source FROM orders WHERE id = :o", o=order["id"])
     assert [e["event_type"] for e in events] == ["OrderCreated"] and source == "ORDER"
     assert events[0]["payload"]["total_points"] == 750
@@ -54,37 +68,44 @@ def test_same_key_replays_and_a_different_body_conflicts(api, db, product_ids):
 
 
 def test_missing_idempotency_key_is_400(api, product_ids):
-    response = api.post("/prod/orders", as_user="nokey@example.com",
-                        json_body={"items": [{"item_id": product_ids["T-CAP"], "quantity": 1}]})
+    response = api.post(
+        "/prod/orders",
+        as_user="nokey@example.com",
+        json_body={"items": [{"item_id": product_ids["T-CAP"], "quantity": 1}]},
+    )
     assert response.status_code == 400
     assert response.json_body["code"] == "VALIDATION_ERROR"
     assert response.json_body["details"][0]["field"] == "Idempotency-Key"
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({}, "items"),
-    ({"items": []}, "items"),
-    ({"items": "tee"}, "items"),
-    ({"items": [{"item_id": "ITEM", "quantity": 0}]}, "items.0.quantity"),
-    ({"items": [{"item_id": "ITEM", "quantity": -1}]}, "items.0.quantity"),
-    ({"items": [{"item_id": "ITEM", "quantity": 101}]}, "items.0.quantity"),
-    ({"items": [{"item_id": "ITEM", "quantity": 10 ** 18}]}, "items.0.quantity"),
-    ({"items": [{"item_id": "ITEM", "quantity": "2"}]}, "items.0.quantity"),
-    ({"items": [{"item_id": "ITEM", "quantity": 1.5}]}, "items.0.quantity"),
-    ({"items": [{"item_id": "ITEM", "quantity": True}]}, "items.0.quantity"),
-    ({"items": [{"item_id": "ITEM"}]}, "items.0.quantity"),
-    ({"items": [{"item_id": "not-a-uuid", "quantity": 1}]}, "items.0.item_id"),
-    ({"items": [{"item_id": 12, "quantity": 1}]}, "items.0.item_id"),
-    ({"items": [{"item_id": "ITEM", "quantity": 1}, {"item_id": "ITEM", "quantity": 2}]}, "items"),
-    ({"items": [{"item_id": "ITEM", "quantity": 1, "price": 1}]}, "items.0.price"),
-    ({"items": [{"item_id": "ITEM", "quantity": 1}], "discount": 5}, "discount"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({}, "items"),
+        ({"items": []}, "items"),
+        ({"items": "tee"}, "items"),
+        ({"items": [{"item_id": "ITEM", "quantity": 0}]}, "items.0.quantity"),
+        ({"items": [{"item_id": "ITEM", "quantity": -1}]}, "items.0.quantity"),
+        ({"items": [{"item_id": "ITEM", "quantity": 101}]}, "items.0.quantity"),
+        ({"items": [{"item_id": "ITEM", "quantity": 10**18}]}, "items.0.quantity"),
+        ({"items": [{"item_id": "ITEM", "quantity": "2"}]}, "items.0.quantity"),
+        ({"items": [{"item_id": "ITEM", "quantity": 1.5}]}, "items.0.quantity"),
+        ({"items": [{"item_id": "ITEM", "quantity": True}]}, "items.0.quantity"),
+        ({"items": [{"item_id": "ITEM"}]}, "items.0.quantity"),
+        ({"items": [{"item_id": "not-a-uuid", "quantity": 1}]}, "items.0.item_id"),
+        ({"items": [{"item_id": 12, "quantity": 1}]}, "items.0.item_id"),
+        ({"items": [{"item_id": "ITEM", "quantity": 1}, {"item_id": "ITEM", "quantity": 2}]}, "items"),
+        ({"items": [{"item_id": "ITEM", "quantity": 1, "price": 1}]}, "items.0.price"),
+        ({"items": [{"item_id": "ITEM", "quantity": 1}], "discount": 5}, "discount"),
+    ],
+)
 def test_invalid_order_bodies_are_400_with_field_details(api, db, product_ids, payload, field):
     import json
 
     raw = json.dumps(payload).replace("ITEM", product_ids["T-CAP"]).encode()
-    response = api.post("/prod/orders", as_user="invalid@example.com", raw=raw,
-                        headers={"Idempotency-Key": order_key()})
+    response = api.post(
+        "/prod/orders", as_user="invalid@example.com", raw=raw, headers={"Idempotency-Key": order_key()}
+    )
     assert response.status_code == 400, response.json_body
     assert response.json_body["code"] == "VALIDATION_ERROR"
     assert field in [d["field"] for d in response.json_body["details"]]
@@ -94,8 +115,9 @@ def test_invalid_order_bodies_are_400_with_field_details(api, db, product_ids, p
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"null"])
 def test_malformed_or_non_object_bodies_are_400(api, raw):
-    response = api.post("/prod/orders", as_user="malformed@example.com", raw=raw,
-                        headers={"Idempotency-Key": order_key()})
+    response = api.post(
+        "/prod/orders", as_user="malformed@example.com", raw=raw, headers={"Idempotency-Key": order_key()}
+    )
     assert response.status_code == 400
     assert response.json_body["code"] in ("MALFORMED_JSON", "VALIDATION_ERROR")
     assert set(response.json_body) == {"error", "code", "details"}
@@ -129,10 +151,12 @@ def test_a_refused_request_can_be_retried_with_the_same_key(api, db, product_ids
 
 def test_someone_elses_order_is_404(api, product_ids):
     order_id = place(api, "owner@example.com", [(product_ids["T-CAP"], 1)]).json_body["order"]["id"]
-    for response in (api.get(f"/prod/orders/{order_id}", as_user="snoop@example.com"),
-                     api.post(f"/prod/orders/{order_id}/cancel", as_user="snoop@example.com"),
-                     api.get(f"/prod/orders/{uuid.uuid4()}", as_user="snoop@example.com"),
-                     api.get("/prod/orders/not-an-id", as_user="snoop@example.com")):
+    for response in (
+        api.get(f"/prod/orders/{order_id}", as_user="snoop@example.com"),
+        api.post(f"/prod/orders/{order_id}/cancel", as_user="snoop@example.com"),
+        api.get(f"/prod/orders/{uuid.uuid4()}", as_user="snoop@example.com"),
+        api.get("/prod/orders/not-an-id", as_user="snoop@example.com"),
+    ):
         assert response.status_code == 404
         assert response.json_body["code"] in ("ORDER_NOT_FOUND", "NOT_FOUND")
     assert api.get("/prod/orders", as_user="snoop@example.com").json_body["orders"] == []
@@ -173,8 +197,11 @@ def test_cancel_after_confirmation_works_and_after_packing_is_409(api, db, produ
     assert api.post(f"/prod/orders/{confirmed}/cancel", as_user=user).json_body["order"]["status"] == "CANCELLED"
     refused = api.post(f"/prod/orders/{packed}/cancel", as_user=user)
     assert refused.status_code == 409
-    assert refused.json_body == {"error": "Cannot cancel an order that is PACKED.", "code": "INVALID_TRANSITION",
-                                 "details": [{"status": "PACKED", "action": "CANCEL"}]}
+    assert refused.json_body == {
+        "error": "Cannot cancel an order that is PACKED.",
+        "code": "INVALID_TRANSITION",
+        "details": [{"status": "PACKED", "action": "CANCEL"}],
+    }
     assert status_of(db, packed) == "PACKED"
     assert sums(db, user) == {"balance": 800, "ledger": 800, "lots": 800}
 
@@ -196,12 +223,19 @@ def test_partners_pack_and_deliver_with_no_op_repeats_and_409s(api, db, product_
     assert repeat.status_code == 200 and repeat.json_body == packed.json_body
     delivered = partner_call(api, delivery, order_id, "delivered")
     assert delivered.status_code == 200
-    assert [h["status"] for h in delivered.json_body["order"]["history"]] == ["PENDING", "CONFIRMED", "PACKED", "DELIVERED"]
+    assert [h["status"] for h in delivered.json_body["order"]["history"]] == [
+        "PENDING",
+        "CONFIRMED",
+        "PACKED",
+        "DELIVERED",
+    ]
     assert partner_call(api, delivery, order_id, "delivered").status_code == 200
     late = partner_call(api, warehouse, order_id, "packed")
     assert late.status_code == 409 and late.json_body["details"] == [{"status": "DELIVERED", "action": "PACK"}]
     with db.reader() as tx:
-        changes = tx.fetch("SELECT payload FROM outbox_events WHERE event_type = 'OrderStatusChanged' ORDER BY created_at")
+        changes = tx.fetch(
+            "SELECT payload FROM outbox_events WHERE event_type = 'OrderStatusChanged' ORDER BY created_at"
+        )
     assert [c["payload"]["to_status"] for c in changes] == ["CONFIRMED", "PACKED", "DELIVERED"]
 
 
@@ -220,9 +254,13 @@ def test_wrong_partner_kind_is_403_and_unknown_order_404(api, product_ids, db):
 
 
 MEMBER_ROUTES = [
-    ("POST", "/prod/orders"), ("GET", "/prod/orders"), ("GET", "/prod/orders/{order}"),
-    ("POST", "/prod/orders/{order}/cancel"), ("POST", "/prod/reservations"),
-    ("POST", "/prod/reservations/{order}/purchase"), ("DELETE", "/prod/reservations/{order}"),
+    ("POST", "/prod/orders"),
+    ("GET", "/prod/orders"),
+    ("GET", "/prod/orders/{order}"),
+    ("POST", "/prod/orders/{order}/cancel"),
+    ("POST", "/prod/reservations"),
+    ("POST", "/prod/reservations/{order}/purchase"),
+    ("DELETE", "/prod/reservations/{order}"),
 ]
 PARTNER_ROUTES = [("POST", "/partner/orders/{order}/packed"), ("POST", "/partner/orders/{order}/delivered")]
 ADMIN_ROUTES = [("GET", "/admin/orders"), ("GET", "/admin/dead-letters"), ("POST", "/admin/dead-letters/redrive")]
@@ -241,14 +279,24 @@ def test_auth_matrix_members_partners_admins_never_open_each_others_routes(api, 
         return api.request(method, path.replace("{order}", order_id), headers=headers, json_body={})
 
     for method, path in MEMBER_ROUTES:
-        for headers in ({}, {"X-Api-Key": warehouse}, {"Authorization": f"Bearer {warehouse}"},
-                        {"Authorization": "Bearer not.a.token"}):
+        for headers in (
+            {},
+            {"X-Api-Key": warehouse},
+            {"Authorization": f"Bearer {warehouse}"},
+            {"Authorization": "Bearer not.a.token"},
+        ):
             response = call(method, path, headers)
             assert response.status_code == 401, (method, path, headers, response.json_body)
             assert response.json_body["code"] == "UNAUTHORIZED"
     for method, path in PARTNER_ROUTES:
-        for headers in ({}, {"Authorization": f"Bearer {member}"}, {"Authorization": f"Bearer {admin}"},
-                        {"X-Api-Key": member}, {"X-Api-Key": revoked}, {"X-Api-Key": warehouse + "x"}):
+        for headers in (
+            {},
+            {"Authorization": f"Bearer {member}"},
+            {"Authorization": f"Bearer {admin}"},
+            {"X-Api-Key": member},
+            {"X-Api-Key": revoked},
+            {"X-Api-Key": warehouse + "x"},
+        ):
             assert call(method, path, headers).status_code == 401, (method, path, headers)
     for method, path in ADMIN_ROUTES:
         assert call(method, path, {}).status_code == 401
@@ -291,7 +339,9 @@ def test_promise_2_thirty_two_concurrent_identical_orders_make_one(live_server, 
     token = tokens(user)
     assert http_call(live_server, "GET", "/prod/points", token)[0] == 200  # the member exists first
     key = order_key()
-    payload = {"items": [{"item_id": product_ids["T-TEE"], "quantity": 1}, {"item_id": product_ids["T-MUG"], "quantity": 2}]}
+    payload = {
+        "items": [{"item_id": product_ids["T-TEE"], "quantity": 1}, {"item_id": product_ids["T-MUG"], "quantity": 2}]
+    }
     barrier = threading.Barrier(32)
 
     def call(_):
@@ -311,14 +361,13 @@ def test_promise_2_thirty_two_concurrent_identical_orders_make_one(live_server, 
 
 
 def test_a_request_still_in_flight_under_the_same_key_is_409_then_retryable(api, db, product_ids, monkeypatch):
-    from chalicelib.container import services
     from chalicelib.platform import idempotency_repository as keys
     from chalicelib.platform.idempotency import fingerprint
 
     user = "inflight@example.com"
     assert api.get("/prod/points", as_user=user).status_code == 200
     member_id = member_id_of(db, user)
-    monkeypatch.setattr(__import__('chalicelib.platform.idempotency', fromlist=['x']).get_idempotency(), "_wait", 0.2)
+    monkeypatch.setattr(get_idempotency(), "_wait", 0.2)
     key, payload = order_key(), {"items": [{"item_id": product_ids["T-CAP"], "quantity": 1}]}
     scope = f"orders:{member_id}"
     with db.transaction() as tx:
@@ -339,16 +388,33 @@ def test_housekeeping_purges_expired_keys_published_events_and_old_dedupe_rows(a
     place(api, "keeper@example.com", [(product_ids["T-CAP"], 1)])  # a key, a published event
     place(api, "keeper@example.com", [(product_ids["T-CAP"], 1)])
     with db.transaction() as tx:
-        tx.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE ctid = "
-                   "(SELECT ctid FROM idempotency_keys LIMIT 1)")
-        tx.execute("UPDATE outbox_events SET published_at = now() - interval '8 days' WHERE id = "
-                   "(SELECT id FROM outbox_events ORDER BY created_at LIMIT 1)")
-        tx.execute("INSERT INTO processed_events (event_id, event_type, outcome, processed_at) VALUES "
-                   "(gen_random_uuid(), 'OrderCreated', 'CONFIRMED', now() - interval '31 days'), "
-                   "(gen_random_uuid(), 'OrderCreated', 'CONFIRMED', now())")
-    result = app_module.housekeeping({"id": "hk-1", "detail-type": "Scheduled Event", "source": "aws.events",
-                                      "time": "2026-01-01T00:00:00Z", "detail": {}, "resources": [],
-                                      "account": "1", "region": "us-east-1", "version": "0"}, None)
+        tx.execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE ctid = "
+            "(SELECT ctid FROM idempotency_keys LIMIT 1)"
+        )
+        tx.execute(
+            "UPDATE outbox_events SET published_at = now() - interval '8 days' WHERE id = "
+            "(SELECT id FROM outbox_events ORDER BY created_at LIMIT 1)"
+        )
+        tx.execute(
+            "INSERT INTO processed_events (event_id, event_type, outcome, processed_at) VALUES "
+            "(gen_random_uuid(), 'OrderCreated', 'CONFIRMED', now() - interval '31 days'), "
+            "(gen_random_uuid(), 'OrderCreated', 'CONFIRMED', now())"
+        )
+    result = app_module.housekeeping(
+        {
+            "id": "hk-1",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "time": "2026-01-01T00:00:00Z",
+            "detail": {},
+            "resources": [],
+            "account": "1",
+            "region": "us-east-1",
+            "version": "0",
+        },
+        None,
+    )
     assert result == {"idempotency_keys": 1, "outbox_events": 1, "processed_events": 1}
     with db.reader() as tx:
         assert tx.fetch_value("SELECT count(*) FROM idempotency_keys") == 1

@@ -1,4 +1,5 @@
 """Earning: POST /partner/purchases, the earning rule (rounding, tiers, limits) and its idempotency."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,7 @@ import pytest
 from tests.support.points import issue_partner, new_member, sums
 
 
-@pytest.fixture()
+@pytest.fixture
 def store():
     return issue_partner("STORE")[1]
 
@@ -38,10 +39,14 @@ def test_first_report_credits_and_a_repeat_replays_without_a_second_credit(api, 
     assert sums(db, customer) == {"balance": 1123, "ledger": 1123, "lots": 1123}
     with db.reader() as tx:
         assert tx.fetch_value("SELECT count(*) FROM ledger_entries WHERE entry_type = 'EARN'") == 1
-        assert tx.fetch_value("SELECT external_ref FROM ledger_entries WHERE entry_type = 'EARN'").startswith("purchase:")
+        assert tx.fetch_value("SELECT external_ref FROM ledger_entries WHERE entry_type = 'EARN'").startswith(
+            "purchase:"
+        )
         assert tx.fetch_value("SELECT count(*) FROM outbox_events WHERE event_type = 'PointsEarned'") == 1
-        expiry = tx.fetch_value("SELECT expires_at - earned_at FROM point_lots l JOIN ledger_entries e "
-                                "ON e.id = l.ledger_entry_id WHERE e.entry_type = 'EARN'")
+        expiry = tx.fetch_value(
+            "SELECT expires_at - earned_at FROM point_lots l JOIN ledger_entries e "
+            "ON e.id = l.ledger_entry_id WHERE e.entry_type = 'EARN'"
+        )
     assert expiry.days == 365
     history = api.get("/prod/points/tx", as_user="earner@example.com").json_body["transactions"]
     assert [t["tx_type"] for t in history] == ["EARN", "BONUS"]
@@ -55,11 +60,23 @@ def test_member_by_email_and_unknown_members_are_404(api, store):
         assert response.status_code == 404 and response.json_body["code"] == "MEMBER_NOT_FOUND"
 
 
-@pytest.mark.parametrize("amount, message", [
-    (0, "greater than 0"), (-5, "greater than 0"), (12.345, "2 decimal places"), ("1.001", "2 decimal places"),
-    ("abc", "number"), (True, "number"), (None, "number"), ([], "number"), ("NaN", "finite"),
-    ("Infinity", "finite"), (100000.01, "at most 100000.00"), ("1e400", "at most"),
-])
+@pytest.mark.parametrize(
+    "amount, message",
+    [
+        (0, "greater than 0"),
+        (-5, "greater than 0"),
+        (12.345, "2 decimal places"),
+        ("1.001", "2 decimal places"),
+        ("abc", "number"),
+        (True, "number"),
+        (None, "number"),
+        ([], "number"),
+        ("NaN", "finite"),
+        ("Infinity", "finite"),
+        (100000.01, "at most 100000.00"),
+        ("1e400", "at most"),
+    ],
+)
 def test_amount_validation_is_a_clear_400(api, store, amount, message):
     customer = member_with_points(api, "amounts@example.com")
     response = purchase(api, store, customer_id=customer, external_id="A-1", amount_usd=amount)
@@ -77,18 +94,32 @@ def test_json_nan_and_infinity_literals_are_400(api, store):
         assert response.status_code == 400 and response.json_body["details"][0]["field"] == "amount_usd"
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"external_id": "X", "amount_usd": 1}, "body"),                                     # no member
-    ({"email": "a@b.co", "customer_id": "6f1c0f3e-7f0a-4c1e-9d7e-000000000000", "external_id": "X", "amount_usd": 1}, "body"),
-    ({"email": "not-an-email", "external_id": "X", "amount_usd": 1}, "email"),
-    ({"email": "a@b.co", "external_id": "", "amount_usd": 1}, "external_id"),
-    ({"email": "a@b.co", "external_id": "has space", "amount_usd": 1}, "external_id"),
-    ({"email": "a@b.co", "amount_usd": 1}, "external_id"),
-    ({"email": "a@b.co", "external_id": "X", "amount_usd": 1, "occurred_at": "2020-01-01T00:00:00"}, "occurred_at"),
-    ({"email": "a@b.co", "external_id": "X", "amount_usd": 1, "occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at"),
-    ({"email": "a@b.co", "external_id": "X", "amount_usd": 1, "points": 5}, "points"),
-    ({"email": "a@b.co", "external_id": "X", "amount_usd": 1, "store_id": "S\u0000"}, "store_id"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"external_id": "X", "amount_usd": 1}, "body"),  # no member
+        (
+            {
+                "email": "a@b.co",
+                "customer_id": "6f1c0f3e-7f0a-4c1e-9d7e-000000000000",
+                "external_id": "X",
+                "amount_usd": 1,
+            },
+            "body",
+        ),
+        ({"email": "not-an-email", "external_id": "X", "amount_usd": 1}, "email"),
+        ({"email": "a@b.co", "external_id": "", "amount_usd": 1}, "external_id"),
+        ({"email": "a@b.co", "external_id": "has space", "amount_usd": 1}, "external_id"),
+        ({"email": "a@b.co", "amount_usd": 1}, "external_id"),
+        ({"email": "a@b.co", "external_id": "X", "amount_usd": 1, "occurred_at": "2020-01-01T00:00:00"}, "occurred_at"),
+        (
+            {"email": "a@b.co", "external_id": "X", "amount_usd": 1, "occurred_at": "2999-01-01T00:00:00Z"},
+            "occurred_at",
+        ),
+        ({"email": "a@b.co", "external_id": "X", "amount_usd": 1, "points": 5}, "points"),
+        ({"email": "a@b.co", "external_id": "X", "amount_usd": 1, "store_id": "S\u0000"}, "store_id"),
+    ],
+)
 def test_other_invalid_bodies_are_400(api, store, body, field):
     response = purchase(api, store, **body)
     assert response.status_code == 400 and response.json_body["code"] == "VALIDATION_ERROR"
@@ -153,8 +184,12 @@ def test_16_concurrent_reports_of_one_purchase_credit_once(live_server, tokens, 
     assert status == 200
     body = {"customer_id": me["id"], "external_id": "RACE-1", "amount_usd": "25.00"}
     with ThreadPoolExecutor(max_workers=16) as pool:
-        results = list(pool.map(lambda _: http_call(live_server, "POST", "/partner/purchases", None, body,
-                                                    {"X-Api-Key": store}), range(16)))
+        results = list(
+            pool.map(
+                lambda _: http_call(live_server, "POST", "/partner/purchases", None, body, {"X-Api-Key": store}),
+                range(16),
+            )
+        )
     statuses = sorted(status for status, _, _ in results)
     assert statuses == [200] * 15 + [201]
     assert len({repr(body) for _, _, body in results}) == 1
@@ -189,12 +224,13 @@ def test_tier_thresholds_and_the_multiplier_of_the_tier_before_the_purchase(api,
 
 def test_earning_rule_is_configurable(db):
     from chalicelib.platform.config import get_settings
-    from chalicelib.points.earning import PurchaseReport as PurchaseRequest
     from chalicelib.points.earning import EarningService
+    from chalicelib.points.earning import PurchaseReport as PurchaseRequest
     from chalicelib.points.tier_policy import TierPolicy
 
-    settings = get_settings().model_copy(update={"points_per_usd": 3, "silver_threshold": 10,
-                                                 "silver_multiplier": Decimal("2.5")})
+    settings = get_settings().model_copy(
+        update={"points_per_usd": 3, "silver_threshold": 10, "silver_multiplier": Decimal("2.5")}
+    )
     policy = TierPolicy.of(settings)
     assert policy.points_for(Decimal("9.99"), "BRONZE") == 29  # 29.97
     assert policy.points_for(Decimal("9.99"), "SILVER") == 74  # 74.925

@@ -1,4 +1,5 @@
 """The operator CLI (devtools/ops.py): every job runs once from the command line; expiry has a dry run."""
+
 from __future__ import annotations
 
 import json
@@ -14,15 +15,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def ops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devtools.ops", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=env or dict(os.environ), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "devtools.ops", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=120,
+    )
 
 
 def test_list_names_every_job():
     result = ops("list")
     assert result.returncode == 0
     assert [line.split()[0] for line in result.stdout.splitlines()] == [
-        "expire-points", "notify-expiring-points", "recompute-tiers", "reconcile-points"]
+        "expire-points",
+        "notify-expiring-points",
+        "recompute-tiers",
+        "reconcile-points",
+    ]
 
 
 def test_expire_points_dry_run_then_for_real(db):
@@ -35,8 +46,13 @@ def test_expire_points_dry_run_then_for_real(db):
     assert dry.returncode == 0, dry.stderr
     assert "would expire 100 points in 2 lots of 1 members" in dry.stdout
     assert "cli@example.com" in dry.stdout and "... and 1 more lots" in dry.stdout
-    assert json.loads(dry.stdout.splitlines()[-1]) == {"job": "expire-points", "dry_run": True, "lots": 2,
-                                                       "points": 100, "members": 1}
+    assert json.loads(dry.stdout.splitlines()[-1]) == {
+        "job": "expire-points",
+        "dry_run": True,
+        "lots": 2,
+        "points": 100,
+        "members": 1,
+    }
     assert sums(db, member)["balance"] == 105  # nothing changed
 
     real = ops("run-job", "expire-points", "--now", "2030-01-01T12:00:00Z", "--batch-size", "1")

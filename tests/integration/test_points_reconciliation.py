@@ -1,15 +1,16 @@
 """Nightly reconciliation: finds drift between balance, ledger and lots, logs it, changes nothing."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.support.points import credit, debit, new_member, state
 
 
-@pytest.fixture()
+@pytest.fixture
 def error_log():
     records: list[logging.LogRecord] = []
     handler = logging.Handler(level=logging.ERROR)
@@ -20,7 +21,7 @@ def error_log():
     logger.removeHandler(handler)
 
 
-@pytest.fixture()
+@pytest.fixture
 def reconciliation(db):
     from chalicelib.platform.config import get_settings
     from chalicelib.points.reconciliation import ReconciliationService
@@ -29,7 +30,7 @@ def reconciliation(db):
 
 
 def populate(db, n: int) -> list:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     members = []
     for i in range(n):
         member = new_member(db, f"rec{i}@example.com")
@@ -52,14 +53,23 @@ def test_drift_is_logged_per_member_and_nothing_is_changed(db, reconciliation, e
     balance_only, stray_row, lot_only, edited_row = members[0], members[2], members[3], members[5]
     with db.transaction() as tx:
         tx.execute("UPDATE members SET balance = balance + 7 WHERE id = :m", m=balance_only)
-        tx.execute("INSERT INTO ledger_entries (member_id, entry_type, points, description) "
-                   "VALUES (:m, 'ADJUST', 5, 'written behind the ledger code''s back')", m=stray_row)
-        tx.execute("UPDATE point_lots SET points_remaining = points_remaining - 1 WHERE id = "
-                   "(SELECT id FROM point_lots WHERE member_id = :m AND points_remaining > 0 LIMIT 1)", m=lot_only)
+        tx.execute(
+            "INSERT INTO ledger_entries (member_id, entry_type, points, description) "
+            "VALUES (:m, 'ADJUST', 5, 'written behind the ledger code''s back')",
+            m=stray_row,
+        )
+        tx.execute(
+            "UPDATE point_lots SET points_remaining = points_remaining - 1 WHERE id = "
+            "(SELECT id FROM point_lots WHERE member_id = :m AND points_remaining > 0 LIMIT 1)",
+            m=lot_only,
+        )
         # Past the immutability trigger, as only a person with DDL rights could.
         tx.execute("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_immutable")
-        tx.execute("UPDATE ledger_entries SET points = points + 1 WHERE member_id = :m AND entry_type = 'EARN' "
-                   "AND points = 50", m=edited_row)
+        tx.execute(
+            "UPDATE ledger_entries SET points = points + 1 WHERE member_id = :m AND entry_type = 'EARN' "
+            "AND points = 50",
+            m=edited_row,
+        )
         tx.execute("ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_immutable")
     before = state(db)
 
@@ -69,7 +79,9 @@ def test_drift_is_logged_per_member_and_nothing_is_changed(db, reconciliation, e
     drift = {r.member_id: r for r in error_log if r.getMessage() == "points drift"}
     assert set(drift) == set(report.drifted_ids)
     assert (drift[str(balance_only)].balance, drift[str(balance_only)].ledger_sum) == (
-        drift[str(balance_only)].lots_sum + 7, drift[str(balance_only)].lots_sum)
+        drift[str(balance_only)].lots_sum + 7,
+        drift[str(balance_only)].lots_sum,
+    )
     assert drift[str(lot_only)].problems == ["sum(lots) != balance"]
     assert any(r.getMessage() == "points reconciliation found drift" for r in error_log)
     assert state(db) == before  # read-only: the job corrected nothing
@@ -79,7 +91,18 @@ def test_reconcile_handler_runs(db):
     import app as app_module
 
     populate(db, 2)
-    result = app_module.reconcile_points({"version": "0", "id": "r", "detail-type": "Scheduled Event",
-                                          "source": "aws.events", "account": "1", "time": "2030-01-01T03:00:00Z",
-                                          "region": "us-east-1", "resources": [], "detail": {}}, None)
+    result = app_module.reconcile_points(
+        {
+            "version": "0",
+            "id": "r",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "1",
+            "time": "2030-01-01T03:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        },
+        None,
+    )
     assert result["members"] == 2 and result["drifted"] == 0

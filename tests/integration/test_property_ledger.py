@@ -11,6 +11,7 @@ The model is independent of the code: FIFO by (expires_at, id), lapsed at expire
 spend first expires the member's lapsed lots (rolled back with it if it fails), refunds restore the
 exact lots, earning multiplies by the tier held before the purchase, rounding down.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -20,8 +21,16 @@ from decimal import ROUND_FLOOR, Decimal
 from uuid import UUID
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from tests.support.points import issue_partner, new_member
 
@@ -58,11 +67,16 @@ class Model:
     spends: dict[UUID, Spend] = field(default_factory=dict)
 
     def open_lots(self, member: UUID) -> list[Lot]:
-        return sorted((l for l in self.lots.values() if l.member == member and l.remaining > 0), key=lambda l: l.key)
+        return sorted(
+            (lot for lot in self.lots.values() if lot.member == member and lot.remaining > 0), key=lambda lot: lot.key
+        )
 
     def lapsed(self, member: UUID | None, now: datetime) -> list[Lot]:
-        return [l for l in self.lots.values() if (member is None or l.member == member)
-                and l.remaining > 0 and l.expires_at <= now]
+        return [
+            lot
+            for lot in self.lots.values()
+            if (member is None or lot.member == member) and lot.remaining > 0 and lot.expires_at <= now
+        ]
 
     def expire(self, lots: list[Lot]) -> int:
         points = 0
@@ -73,7 +87,7 @@ class Model:
         return points
 
     def spendable(self, member: UUID, now: datetime) -> int:
-        return self.balance[member] - sum(l.remaining for l in self.lapsed(member, now))
+        return self.balance[member] - sum(lot.remaining for lot in self.lapsed(member, now))
 
     def take(self, member: UUID, points: int, now: datetime) -> dict[UUID, int]:
         """Expire the member's lapsed lots, then take `points` soonest-expiring first."""
@@ -114,7 +128,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.partner_id, _ = issue_partner()
         run = next(EXAMPLES)  # fresh members per example: no truncation between examples
         self.members = [new_member(db, f"p{i}.{run}@property.test") for i in range(MEMBERS)]
-        self.model = Model(balance={m: 0 for m in self.members})
+        self.model = Model(balance=dict.fromkeys(self.members, 0))
         with db.reader() as tx:
             self.clock = tx.fetch_value("SELECT now()") + timedelta(seconds=5)
         self.refs = itertools.count()
@@ -127,13 +141,19 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def check_allocations(self, entry_id: UUID, expected: dict[UUID, int], member: UUID) -> None:
         with self.db.reader() as tx:
-            got = {r["lot_id"]: int(r["points"]) for r in tx.fetch(
-                "SELECT lot_id, points FROM lot_allocations WHERE ledger_entry_id = :e", e=entry_id)}
+            got = {
+                r["lot_id"]: int(r["points"])
+                for r in tx.fetch("SELECT lot_id, points FROM lot_allocations WHERE ledger_entry_id = :e", e=entry_id)
+            }
             if got:
-                last = max((self.model.lots[l].key for l in got))
+                last = max(self.model.lots[lot].key for lot in got)
                 earlier_open = tx.fetch_value(
                     "SELECT count(*) FROM point_lots WHERE member_id = :m AND points_remaining > 0 "
-                    "AND (expires_at, id) < (:at, :id)", m=member, at=last[0], id=last[1])
+                    "AND (expires_at, id) < (:at, :id)",
+                    m=member,
+                    at=last[0],
+                    id=last[1],
+                )
                 assert earlier_open == 0, "a spend left an earlier-expiring lot open (not FIFO)"
         assert got == expected
 
@@ -158,8 +178,9 @@ class LedgerMachine(RuleBasedStateMachine):
         tier = self.policy.tier_for(self.model.qualifying(member, self.clock))
         expected = int((amount * 10 * self.policy.multiplier(tier)).to_integral_value(rounding=ROUND_FLOOR))
         ref = f"P-{next(self.refs)}"
-        recorded = self.earning.record(self.partner_id, PurchaseRequest(
-            customer_id=member, external_id=ref, amount_usd=amount), now=self.clock)
+        recorded = self.earning.record(
+            self.partner_id, PurchaseRequest(customer_id=member, external_id=ref, amount_usd=amount), now=self.clock
+        )
         assert recorded.created and recorded.purchase.points == expected
         self.reported.append((member, ref, amount, expected))
         if expected:
@@ -175,8 +196,9 @@ class LedgerMachine(RuleBasedStateMachine):
         from chalicelib.points.earning import PurchaseReport as PurchaseRequest
 
         member, ref, amount, points = self.reported[pick % len(self.reported)]
-        again = self.earning.record(self.partner_id, PurchaseRequest(
-            customer_id=member, external_id=ref, amount_usd=amount), now=self.clock)
+        again = self.earning.record(
+            self.partner_id, PurchaseRequest(customer_id=member, external_id=ref, amount_usd=amount), now=self.clock
+        )
         assert not again.created and again.purchase.points == points
 
     @rule(who=st.integers(0, MEMBERS - 1), points=st.integers(1, 40_000))
@@ -192,8 +214,12 @@ class LedgerMachine(RuleBasedStateMachine):
         entry_id = self.debit_like(member, points, operation)
         if entry_id is not None:
             with self.db.reader() as tx:
-                taken = {r["lot_id"]: int(r["points"]) for r in tx.fetch(
-                    "SELECT lot_id, points FROM lot_allocations WHERE ledger_entry_id = :e", e=entry_id)}
+                taken = {
+                    r["lot_id"]: int(r["points"])
+                    for r in tx.fetch(
+                        "SELECT lot_id, points FROM lot_allocations WHERE ledger_entry_id = :e", e=entry_id
+                    )
+                }
             self.model.spends[entry_id] = Spend(member, taken)
 
     @precondition(lambda self: any(not s.refunded for s in self.model.spends.values()))
@@ -225,8 +251,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
         def operation() -> UUID:
             with self.db.transaction() as tx:
-                posting = self.points.adjust(tx, "admin@property.test", member, points, "property adjustment",
-                                             now=self.clock)
+                posting = self.points.adjust(
+                    tx, "admin@property.test", member, points, "property adjustment", now=self.clock
+                )
                 return posting.entry.id
 
         if points > 0:
@@ -240,28 +267,45 @@ class LedgerMachine(RuleBasedStateMachine):
     def advance(self, days: int, seconds: int) -> None:
         self.clock += timedelta(days=days, seconds=seconds)
 
-    @precondition(lambda self: any(l.remaining > 0 and l.expires_at > self.clock for l in self.model.lots.values()))
+    @precondition(
+        lambda self: any(lot.remaining > 0 and lot.expires_at > self.clock for lot in self.model.lots.values())
+    )
     @rule()
     def advance_to_next_expiry_instant(self) -> None:
-        self.clock = min(l.expires_at for l in self.model.lots.values() if l.remaining > 0 and l.expires_at > self.clock)
+        self.clock = min(
+            lot.expires_at for lot in self.model.lots.values() if lot.remaining > 0 and lot.expires_at > self.clock
+        )
 
     # -- invariants ------------------------------------------------------------------------------
     @invariant()
     def ledger_balances_and_lots_agree_with_each_other_and_the_model(self) -> None:
         with self.db.reader() as tx:
-            sums = {r["id"]: r for r in tx.fetch(
-                "SELECT m.id, m.balance, "
-                "(SELECT COALESCE(SUM(points), 0) FROM ledger_entries WHERE member_id = m.id)::bigint AS ledger, "
-                "(SELECT COALESCE(SUM(points_remaining), 0) FROM point_lots WHERE member_id = m.id)::bigint AS lots "
-                "FROM members m WHERE m.id = ANY(CAST(:m AS uuid[]))", m=[str(m) for m in self.members])}
+            sums = {
+                r["id"]: r
+                for r in tx.fetch(
+                    "SELECT m.id, m.balance, "
+                    "(SELECT COALESCE(SUM(points), 0) FROM ledger_entries WHERE member_id = m.id)::bigint AS ledger, "
+                    "(SELECT COALESCE(SUM(points_remaining), 0) FROM point_lots WHERE member_id = m.id)::bigint AS lots "
+                    "FROM members m WHERE m.id = ANY(CAST(:m AS uuid[]))",
+                    m=[str(m) for m in self.members],
+                )
+            }
             ours = [str(m) for m in self.members]
-            lots = {r["id"]: r for r in tx.fetch(
-                "SELECT id, points_remaining, expiry_count FROM point_lots WHERE member_id = ANY(CAST(:m AS uuid[]))",
-                m=ours)}
-            expire_keys = tx.fetch("SELECT external_ref FROM ledger_entries WHERE entry_type = 'EXPIRE' "
-                                   "AND member_id = ANY(CAST(:m AS uuid[]))", m=ours)
-            zero = tx.fetch_value("SELECT count(*) FROM ledger_entries WHERE points = 0 "
-                                  "AND member_id = ANY(CAST(:m AS uuid[]))", m=ours)
+            lots = {
+                r["id"]: r
+                for r in tx.fetch(
+                    "SELECT id, points_remaining, expiry_count FROM point_lots WHERE member_id = ANY(CAST(:m AS uuid[]))",
+                    m=ours,
+                )
+            }
+            expire_keys = tx.fetch(
+                "SELECT external_ref FROM ledger_entries WHERE entry_type = 'EXPIRE' "
+                "AND member_id = ANY(CAST(:m AS uuid[]))",
+                m=ours,
+            )
+            zero = tx.fetch_value(
+                "SELECT count(*) FROM ledger_entries WHERE points = 0 AND member_id = ANY(CAST(:m AS uuid[]))", m=ours
+            )
         for member in self.members:
             row = sums[member]
             assert row["balance"] == row["ledger"] == row["lots"] == self.model.balance[member] >= 0
@@ -269,11 +313,12 @@ class LedgerMachine(RuleBasedStateMachine):
         for lot_id, lot in self.model.lots.items():
             assert (lots[lot_id]["points_remaining"], lots[lot_id]["expiry_count"]) == (lot.remaining, lot.expiries)
         assert sorted(r["external_ref"] for r in expire_keys) == sorted(
-            f"expire:{lot.id}:{n}" for lot in self.model.lots.values() for n in range(1, lot.expiries + 1))
+            f"expire:{lot.id}:{n}" for lot in self.model.lots.values() for n in range(1, lot.expiries + 1)
+        )
         assert zero == 0
 
 
-@pytest.fixture()
+@pytest.fixture
 def fast_commit_db(db):
     """A Database whose connections commit without waiting for the WAL flush (synchronous_commit
     off: the same results and locking, only crash durability differs), so ~1,200 small transactions
@@ -296,6 +341,12 @@ def fast_commit_db(db):
 
 def test_ledger_properties(fast_commit_db):
     LedgerMachine.db = fast_commit_db
-    run_state_machine_as_test(LedgerMachine, settings=settings(
-        max_examples=60, stateful_step_count=20, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    run_state_machine_as_test(
+        LedgerMachine,
+        settings=settings(
+            max_examples=60,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )

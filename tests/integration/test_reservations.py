@@ -1,7 +1,6 @@
 """Reservations: hold stock and points for 15 minutes; purchase, release, expire; the purchase/expiry race."""
-from __future__ import annotations
 
-from chalicelib.members.models import Profile
+from __future__ import annotations
 
 import random
 import threading
@@ -12,9 +11,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from chalicelib.members import repository as members
+from chalicelib.members.models import Profile
 from chalicelib.platform.config import get_settings
 from chalicelib.platform.errors import InvalidTransition
-from chalicelib.members import repository as members
 from chalicelib.points import ledger_repository as ledger
 from chalicelib.reservations import repository as reservations
 from chalicelib.reservations.service import ReservationService, _give_back
@@ -26,8 +26,9 @@ def hold(api, user, item_id, quantity=1):
 
 
 def purchase(api, user, reservation_id, key=None):
-    return api.post(f"/prod/reservations/{reservation_id}/purchase", as_user=user,
-                    headers={"Idempotency-Key": key or order_key()})
+    return api.post(
+        f"/prod/reservations/{reservation_id}/purchase", as_user=user, headers={"Idempotency-Key": key or order_key()}
+    )
 
 
 def parse_time(text: str) -> datetime:
@@ -43,8 +44,19 @@ def run_release_job():
     import app as app_module
 
     return app_module.release_expired_reservations(
-        {"id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events", "version": "0",
-         "time": "2026-01-01T00:00:00Z", "detail": {}, "resources": [], "account": "1", "region": "us-east-1"}, None)
+        {
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "version": "0",
+            "time": "2026-01-01T00:00:00Z",
+            "detail": {},
+            "resources": [],
+            "account": "1",
+            "region": "us-east-1",
+        },
+        None,
+    )
 
 
 def test_hold_takes_stock_and_points_for_fifteen_minutes(api, db, product_ids):
@@ -53,7 +65,12 @@ def test_hold_takes_stock_and_points_for_fifteen_minutes(api, db, product_ids):
     assert created.status_code == 201, created.json_body
     held = created.json_body["reservation"]
     assert {k: held[k] for k in ("item_id", "quantity", "points", "status", "order_id")} == {
-        "item_id": product_ids["T-TEE"], "quantity": 2, "points": 600, "status": "HELD", "order_id": None}
+        "item_id": product_ids["T-TEE"],
+        "quantity": 2,
+        "points": 600,
+        "status": "HELD",
+        "order_id": None,
+    }
     lasts = parse_time(held["expires_at"]) - parse_time(held["created_at"])
     assert timedelta(minutes=14, seconds=59) < lasts <= timedelta(minutes=15, seconds=1)
     assert sums(db, user) == {"balance": 400, "ledger": 400, "lots": 400}
@@ -74,7 +91,8 @@ def test_purchase_turns_the_hold_into_an_order_without_charging_again(api, db, p
     order = bought.json_body["order"]
     assert order["status"] == "PENDING" and order["total_points"] == 450
     assert [(i["item_id"], i["quantity"], i["unit_points_price"]) for i in order["items"]] == [
-        (product_ids["T-MUG"], 3, 150)]
+        (product_ids["T-MUG"], 3, 150)
+    ]
     replay = purchase(api, user, held["id"], key)
     assert replay.status_code == 201 and replay.body == bought.body and replay.headers["Idempotency-Replay"] == "true"
     again = purchase(api, user, held["id"])
@@ -112,8 +130,10 @@ def test_release_refunds_and_restocks_once_and_is_then_a_no_op(api, db, product_
 def test_someone_elses_or_unknown_reservation_is_404(api, product_ids):
     held = hold(api, "mine@example.com", product_ids["T-CAP"]).json_body["reservation"]
     for rid in (held["id"], str(uuid.uuid4()), "not-a-uuid"):
-        for response in (purchase(api, "thief@example.com", rid),
-                         api.delete(f"/prod/reservations/{rid}", as_user="thief@example.com")):
+        for response in (
+            purchase(api, "thief@example.com", rid),
+            api.delete(f"/prod/reservations/{rid}", as_user="thief@example.com"),
+        ):
             assert response.status_code == 404
             assert response.json_body["code"] in ("RESERVATION_NOT_FOUND", "NOT_FOUND")
 
@@ -124,15 +144,18 @@ def test_purchase_needs_an_idempotency_key(api, product_ids):
     assert response.status_code == 400 and response.json_body["details"][0]["field"] == "Idempotency-Key"
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"quantity": 1}, "item_id"),
-    ({"item_id": "ITEM", "quantity": 0}, "quantity"),
-    ({"item_id": "ITEM", "quantity": -3}, "quantity"),
-    ({"item_id": "ITEM", "quantity": 101}, "quantity"),
-    ({"item_id": "ITEM", "quantity": "1"}, "quantity"),
-    ({"item_id": "nope", "quantity": 1}, "item_id"),
-    ({"item_id": "ITEM", "points": 1}, "points"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"quantity": 1}, "item_id"),
+        ({"item_id": "ITEM", "quantity": 0}, "quantity"),
+        ({"item_id": "ITEM", "quantity": -3}, "quantity"),
+        ({"item_id": "ITEM", "quantity": 101}, "quantity"),
+        ({"item_id": "ITEM", "quantity": "1"}, "quantity"),
+        ({"item_id": "nope", "quantity": 1}, "item_id"),
+        ({"item_id": "ITEM", "points": 1}, "points"),
+    ],
+)
 def test_invalid_holds_are_400(api, db, product_ids, payload, field):
     import json
 
@@ -169,11 +192,13 @@ def test_expired_holds_cannot_be_bought_and_the_job_releases_them_once(api, db, 
     assert statuses == {lapsed["id"]: "EXPIRED", live["id"]: "HELD"}
     assert sums(db, user) == {"balance": 800, "ledger": 800, "lots": 800}
     assert stock(db, "T-TEE") == 100 and stock(db, "T-CAP") == 99
-    assert api.delete(f"/prod/reservations/{lapsed['id']}", as_user=user).json_body["reservation"]["status"] == "EXPIRED"
+    assert (
+        api.delete(f"/prod/reservations/{lapsed['id']}", as_user=user).json_body["reservation"]["status"] == "EXPIRED"
+    )
 
 
 # -- the race: purchase against the release job ------------------------------------------------------
-@pytest.fixture()
+@pytest.fixture
 def holder(db, product_ids):
     """A member with plenty of points and a ReservationService."""
     with db.transaction() as tx:
@@ -184,8 +209,11 @@ def holder(db, product_ids):
 
 def _expire_in(db, reservation_id, seconds: float) -> None:
     with db.transaction() as tx:
-        tx.execute("UPDATE reservations SET expires_at = now() + make_interval(secs => :s) WHERE id = :r",
-                   r=reservation_id, s=seconds)
+        tx.execute(
+            "UPDATE reservations SET expires_at = now() + make_interval(secs => :s) WHERE id = :r",
+            r=reservation_id,
+            s=seconds,
+        )
 
 
 def test_race_purchase_holding_the_row_wins_and_the_job_skips_it(db, holder):
@@ -272,7 +300,9 @@ def test_race_many_purchases_against_the_job_exactly_one_wins_each(db, holder):
     released += service.expire_due()
     with db.reader() as tx:
         final = {r["id"]: r for r in tx.fetch("SELECT id, status, order_id, hold_entry_id FROM reservations")}
-        refunds = {r["external_ref"] for r in tx.fetch("SELECT external_ref FROM ledger_entries WHERE entry_type = 'REFUND'")}
+        refunds = {
+            r["external_ref"] for r in tx.fetch("SELECT external_ref FROM ledger_entries WHERE entry_type = 'REFUND'")
+        }
         paid = {r["payment_entry_id"] for r in tx.fetch("SELECT payment_entry_id FROM orders")}
         sums_ = ledger.sums(tx, member_id)
         card_stock = tx.fetch_value("SELECT stock FROM products WHERE id = :p", p=card)

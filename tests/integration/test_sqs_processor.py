@@ -4,46 +4,46 @@ Each test has its own queue pair (maxReceiveCount 3, like order-events) on the s
 server. Messages are pumped through `devtools.worker.poll_once`, the same emulation of Lambda's SQS
 event source mapping that `make run` uses, with failed messages made visible again at once.
 """
-from __future__ import annotations
 
-from chalicelib.members.models import Profile
-from chalicelib.orders.models import LineDraft
+from __future__ import annotations
 
 import json
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
 from chalicelib.adapters.email import Notifier
-from chalicelib.events import outbox
-from chalicelib.members import repository as members
-from chalicelib.orders import repository as orders
-from chalicelib.points import ledger_repository as ledger
-from chalicelib.orders.dead_letters import DeadLetterService
 from chalicelib.adapters.fulfilment import FulfilmentClient
+from chalicelib.adapters.sqs import Sqs
+from chalicelib.events import outbox
+from chalicelib.events.relay import OutboxRelay, envelope
+from chalicelib.members import repository as members
+from chalicelib.members.models import Profile
+from chalicelib.orders.dead_letters import DeadLetterService
 from chalicelib.orders.lifecycle import Action, transition
+from chalicelib.orders.models import LineDraft
 from chalicelib.orders.placement import place_order
 from chalicelib.orders.processor import BatchIncomplete, OrderEventProcessor
-from chalicelib.adapters.sqs import Sqs
-from chalicelib.events.relay import OutboxRelay, envelope
+from chalicelib.points import ledger_repository as ledger
 from devtools import localaws
 from devtools.worker import LocalLambda, poll_once
 from tests.support.orders import FulfilmentStub, settings, status_of
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-@pytest.fixture()
+@pytest.fixture
 def sqs(aws) -> Any:
     return localaws.client("sqs", aws.endpoint)
 
 
-@pytest.fixture()
+@pytest.fixture
 def queue(sqs) -> Iterator[tuple[str, str]]:
     """(url, dlq url): a private order-events look-alike whose DLQ takes a message after 3 receives."""
     name = f"oe-test-{uuid.uuid4().hex[:8]}"
@@ -62,8 +62,9 @@ class Pipeline:
         self.settings = settings(order_events_queue_url=self.url, order_events_dlq_url=self.dlq_url, **overrides)
         self.client = Sqs(self.settings)
         self.relay = OutboxRelay(db, self.settings, self.client)
-        self.processor = OrderEventProcessor(db, self.settings, self.client, FulfilmentClient(self.settings),
-                                             notifier or Notifier(self.settings))
+        self.processor = OrderEventProcessor(
+            db, self.settings, self.client, FulfilmentClient(self.settings), notifier or Notifier(self.settings)
+        )
         self.receives: Counter[str] = Counter()  # message id -> times handed to the handler
         self.bodies: dict[str, str] = {}  # message id -> body
 
@@ -81,8 +82,9 @@ class Pipeline:
 
     def pump(self, handler: Callable[[dict[str, Any], Any], Any] | None = None, max_polls: int = 40) -> int:
         """Poll like an event source mapping until the queue stays empty; returns the number of polls."""
-        function = LocalLambda("process_order_events", "xanadu-rewards-test-process_order_events",
-                               handler or self.handler)
+        function = LocalLambda(
+            "process_order_events", "xanadu-rewards-test-process_order_events", handler or self.handler
+        )
         empty = polls = 0
         # While it processes, the processor's container relays what its transactions wrote right after
         # each commit (the composition root installs the app's relay the same way).
@@ -100,8 +102,9 @@ class Pipeline:
         self.sqs.send_message(QueueUrl=self.url, MessageBody=body)
 
     def dead_letters(self) -> list[str]:
-        messages = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10,
-                                            VisibilityTimeout=0).get("Messages", [])
+        messages = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        )
         return sorted(m["Body"] for m in messages)
 
 
@@ -124,7 +127,10 @@ def event_body(db, order_id, event_type: str = "OrderCreated") -> str:
     with db.reader() as tx:
         row = tx.fetch_one(
             "SELECT id, event_type, aggregate_id, payload, request_id, created_at, attempts FROM outbox_events "
-            "WHERE aggregate_id = :o AND event_type = :t ORDER BY created_at LIMIT 1", o=order_id, t=event_type)
+            "WHERE aggregate_id = :o AND event_type = :t ORDER BY created_at LIMIT 1",
+            o=order_id,
+            t=event_type,
+        )
     return json.dumps(envelope(outbox.PendingEvent(**row)), default=str)
 
 
@@ -132,14 +138,23 @@ def confirmations(db, order_id) -> int:
     with db.reader() as tx:
         return tx.fetch_value(
             "SELECT count(*) FROM outbox_events WHERE aggregate_id = :o AND event_type = 'OrderStatusChanged' "
-            "AND payload->>'to_status' = 'CONFIRMED'", o=order_id)
+            "AND payload->>'to_status' = 'CONFIRMED'",
+            o=order_id,
+        )
 
 
-POISON_UNKNOWN_ORDER = json.dumps({
-    "event_id": "7d0c8f0e-8a8e-4a4c-9d83-0c1b2e5f6a70", "event_type": "OrderCreated",
-    "aggregate_id": "00000000-0000-0000-0000-000000000000", "occurred_at": "2026-01-01T00:00:00Z",
-    "payload": {"order_id": "00000000-0000-0000-0000-000000000000",
-                "member_id": "00000000-0000-0000-0000-000000000000"}})
+POISON_UNKNOWN_ORDER = json.dumps(
+    {
+        "event_id": "7d0c8f0e-8a8e-4a4c-9d83-0c1b2e5f6a70",
+        "event_type": "OrderCreated",
+        "aggregate_id": "00000000-0000-0000-0000-000000000000",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "payload": {
+            "order_id": "00000000-0000-0000-0000-000000000000",
+            "member_id": "00000000-0000-0000-0000-000000000000",
+        },
+    }
+)
 POISON_GARBAGE = "{this is not an order event"
 
 
@@ -165,6 +180,7 @@ def test_promise_3_duplicates_out_of_order_and_poison_have_one_effect(db, sqs, q
         def registered(event, context):
             pipe.saw(event)
             return app_module.process_order_events(event, context)
+
         pipe.pump(registered)
     else:
         pipe.pump()
@@ -174,8 +190,10 @@ def test_promise_3_duplicates_out_of_order_and_poison_have_one_effect(db, sqs, q
         assert confirmations(db, order_id) == 1
     assert status_of(db, d) == "CANCELLED"
     with db.reader() as tx:
-        assert tx.fetch_value("SELECT count(*) FROM ledger_entries WHERE order_id = :o AND entry_type = 'REFUND'",
-                              o=d) == 1
+        assert (
+            tx.fetch_value("SELECT count(*) FROM ledger_entries WHERE order_id = :o AND entry_type = 'REFUND'", o=d)
+            == 1
+        )
         # 4 OrderCreated + d's OrderStatusChanged, and the 3 confirmations' OrderStatusChanged that the
         # processor's after-commit relay put on this queue (app.py's relays to the session's queue).
         relayed_here = 0 if mode == "app handler" else 3
@@ -184,8 +202,11 @@ def test_promise_3_duplicates_out_of_order_and_poison_have_one_effect(db, sqs, q
     assert pipe.dead_letters() == sorted([POISON_UNKNOWN_ORDER, POISON_GARBAGE])
     assert pipe.receives_of(POISON_UNKNOWN_ORDER) == pipe.receives_of(POISON_GARBAGE) == [3]
     assert pipe.receives_of(event_body(db, a)) == pipe.receives_of(event_body(db, b)) == [1, 1]
-    good = [count for message, count in pipe.receives.items()
-            if pipe.bodies[message] not in (POISON_UNKNOWN_ORDER, POISON_GARBAGE)]
+    good = [
+        count
+        for message, count in pipe.receives.items()
+        if pipe.bodies[message] not in (POISON_UNKNOWN_ORDER, POISON_GARBAGE)
+    ]
     assert good == [1] * (7 + relayed_here)  # batch-mates of the poison were never handed to the handler again
 
 
@@ -208,7 +229,9 @@ def test_late_and_redelivered_events_never_move_an_order_backwards(db, sqs, queu
     assert status_of(db, order_id) == "PACKED"
     assert confirmations(db, order_id) == 1
     with db.reader() as tx:
-        assert tx.fetch_value("SELECT outcome FROM processed_events WHERE event_type = 'OrderCreated'") == "stale (PACKED)"
+        assert (
+            tx.fetch_value("SELECT outcome FROM processed_events WHERE event_type = 'OrderCreated'") == "stale (PACKED)"
+        )
     assert pipe.dead_letters() == []
 
 
@@ -234,9 +257,19 @@ def test_batch_outcome_contract_in_both_modes(db, sqs, queue, product_ids):
     order_id = new_order(db, member_id, product_ids)
     good = {"messageId": "good", "body": event_body(db, order_id), "attributes": {}}
     bad = {"messageId": "bad", "body": POISON_GARBAGE, "attributes": {}}
-    other = {"messageId": "other", "body": json.dumps({
-        "event_id": str(uuid.uuid4()), "event_type": "PointsEarned", "aggregate_id": str(uuid.uuid4()),
-        "occurred_at": "2026-01-01T00:00:00Z", "payload": {}}), "attributes": {}}
+    other = {
+        "messageId": "other",
+        "body": json.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "PointsEarned",
+                "aggregate_id": str(uuid.uuid4()),
+                "occurred_at": "2026-01-01T00:00:00Z",
+                "payload": {},
+            }
+        ),
+        "attributes": {},
+    }
     report = Pipeline(db, sqs, queue, sqs_batch_response="report").processor
     assert report.handle_batch([good, other]) == {"batchItemFailures": []}  # unknown types are acknowledged
     assert report.handle_batch([good, bad]) == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
@@ -245,7 +278,8 @@ def test_batch_outcome_contract_in_both_modes(db, sqs, queue, product_ids):
         raising.handle_batch([good, bad])
     # Out of Lambda time: what was not started is handed back, nothing is half done.
     assert report.handle_batch([good, bad, other], remaining_ms=lambda: 100) == {
-        "batchItemFailures": [{"itemIdentifier": "bad"}, {"itemIdentifier": "other"}]}
+        "batchItemFailures": [{"itemIdentifier": "bad"}, {"itemIdentifier": "other"}]
+    }
     assert confirmations(db, order_id) == 1
 
 
@@ -268,17 +302,21 @@ def test_fulfilment_accepts_confirms_refuses_fails_with_refund_and_restock(db, s
     with db.reader() as tx:
         assert ledger.sums(tx, member_id) == {"balance": 700, "ledger": 700, "lots": 700}
         assert tx.fetch_value("SELECT stock FROM products WHERE sku = 'T-LAMP'") == 3
-        reason = tx.fetch_value("SELECT reason FROM order_status_history WHERE order_id = :o AND status = 'FAILED'",
-                                o=refused)
+        reason = tx.fetch_value(
+            "SELECT reason FROM order_status_history WHERE order_id = :o AND status = 'FAILED'", o=refused
+        )
     assert reason.startswith("fulfilment refused the order: HTTP 422")
     assert pipe.dead_letters() == []
 
 
 def test_fulfilment_transient_failures_retry_then_give_up_on_the_last_receive(db, sqs, queue, product_ids):
     member_id = make_member(db, "flaky@example.com", points=1000)
-    with FulfilmentStub(decide=lambda order_id, attempt: 200 if order_id == str(recovers) and attempt == 2 else 503) as stub:
-        pipe = Pipeline(db, sqs, queue, fulfilment_url=stub.url, fulfilment_max_attempts=2,
-                        fulfilment_timeout_seconds=2)
+    with FulfilmentStub(
+        decide=lambda order_id, attempt: 200 if order_id == str(recovers) and attempt == 2 else 503
+    ) as stub:
+        pipe = Pipeline(
+            db, sqs, queue, fulfilment_url=stub.url, fulfilment_max_attempts=2, fulfilment_timeout_seconds=2
+        )
         recovers = new_order(db, member_id, product_ids, "T-CAP", 1)
         down = new_order(db, member_id, product_ids, "T-MUG", 2)
         pipe.relay.publish_pending()
@@ -287,8 +325,9 @@ def test_fulfilment_transient_failures_retry_then_give_up_on_the_last_receive(db
     assert status_of(db, down) == "FAILED"  # 503 on every attempt of all 3 receives: gave up
     assert sum(1 for c in stub.calls if c["order_id"] == str(down)) == 3 * 2
     with db.reader() as tx:
-        reason = tx.fetch_value("SELECT reason FROM order_status_history WHERE order_id = :o AND status = 'FAILED'",
-                                o=down)
+        reason = tx.fetch_value(
+            "SELECT reason FROM order_status_history WHERE order_id = :o AND status = 'FAILED'", o=down
+        )
         assert ledger.sums(tx, member_id)["balance"] == 800
         assert tx.fetch_value("SELECT stock FROM products WHERE sku = 'T-MUG'") == 100
     assert reason.startswith("gave up after 3 receives")
@@ -304,8 +343,14 @@ def test_fulfilment_timeout_is_transient(db, product_ids):
         return 200
 
     with FulfilmentStub(decide=slow) as stub:
-        pipe = Pipeline(db, None, ("http://unused", "http://unused"), fulfilment_url=stub.url,
-                        fulfilment_timeout_seconds=0.2, fulfilment_max_attempts=1)
+        pipe = Pipeline(
+            db,
+            None,
+            ("http://unused", "http://unused"),
+            fulfilment_url=stub.url,
+            fulfilment_timeout_seconds=0.2,
+            fulfilment_max_attempts=1,
+        )
         record = {"messageId": "m", "body": event_body(db, order_id), "attributes": {"ApproximateReceiveCount": "1"}}
         assert not pipe.processor.process_record(record).ok
         assert status_of(db, order_id) == "PENDING"
@@ -327,7 +372,9 @@ def test_each_status_change_emails_the_member_once_through_ses(db, sqs, queue, p
     pipe.pump()
     assert ses.get_send_quota()["SentLast24Hours"] - sent_before == 1
     with db.reader() as tx:
-        assert tx.fetch_value("SELECT outcome FROM processed_events WHERE event_type = 'OrderStatusChanged'") == "notified"
+        assert (
+            tx.fetch_value("SELECT outcome FROM processed_events WHERE event_type = 'OrderStatusChanged'") == "notified"
+        )
 
 
 def test_a_failing_email_never_fails_the_order_or_the_message(db, sqs, queue, product_ids):
@@ -348,8 +395,9 @@ def test_a_failing_email_never_fails_the_order_or_the_message(db, sqs, queue, pr
 
 
 # -- the relay --------------------------------------------------------------------------------------
-def test_relay_publishes_in_batches_and_a_crash_before_marking_only_duplicates(db, sqs, queue, product_ids,
-                                                                              monkeypatch):
+def test_relay_publishes_in_batches_and_a_crash_before_marking_only_duplicates(
+    db, sqs, queue, product_ids, monkeypatch
+):
     pipe = Pipeline(db, sqs, queue)
     member_id = make_member(db, "relay@example.com", points=100_000)
     created = [new_order(db, member_id, product_ids) for _ in range(12)]
@@ -386,14 +434,24 @@ def test_events_committed_but_never_sent_are_published_by_the_schedule(db, sqs, 
     order_id = new_order(db, member_id, product_ids)  # committed; no kick happened
     with db.reader() as tx:
         assert outbox.backlog(tx) == 1
-    result = app_module.relay_outbox({"id": "evt-1", "detail-type": "Scheduled Event", "source": "aws.events",
-                                      "time": "2026-01-01T00:00:00Z", "detail": {}, "resources": [],
-                                      "account": "1", "region": "us-east-1", "version": "0"}, None)
+    result = app_module.relay_outbox(
+        {
+            "id": "evt-1",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "time": "2026-01-01T00:00:00Z",
+            "detail": {},
+            "resources": [],
+            "account": "1",
+            "region": "us-east-1",
+            "version": "0",
+        },
+        None,
+    )
     assert result["published"] >= 1
     with db.reader() as tx:
         assert outbox.backlog(tx) == 0
-        assert tx.fetch_value("SELECT published_at IS NOT NULL FROM outbox_events WHERE aggregate_id = :o",
-                              o=order_id)
+        assert tx.fetch_value("SELECT published_at IS NOT NULL FROM outbox_events WHERE aggregate_id = :o", o=order_id)
 
 
 def test_concurrent_relays_send_each_event_once(db, sqs, queue, product_ids):
@@ -433,12 +491,15 @@ def test_dead_letters_are_listed_and_redriven_and_a_redriven_duplicate_is_a_no_o
     order_id = new_order(db, member_id, product_ids)
     pipe.relay.publish_pending()
     pipe.pump()
-    sqs.send_message(QueueUrl=pipe.dlq_url, MessageBody=event_body(db, order_id),
-                     MessageAttributes={"event_type": {"DataType": "String", "StringValue": "OrderCreated"}})
+    sqs.send_message(
+        QueueUrl=pipe.dlq_url,
+        MessageBody=event_body(db, order_id),
+        MessageAttributes={"event_type": {"DataType": "String", "StringValue": "OrderCreated"}},
+    )
     sqs.send_message(QueueUrl=pipe.dlq_url, MessageBody=POISON_GARBAGE)
     letters = DeadLetterService(pipe.settings, pipe.client)
     listed = letters.peek()
-    assert sorted((l.event_type or "-") for l in listed) == ["-", "OrderCreated"]
+    assert sorted((letter.event_type or "-") for letter in listed) == ["-", "OrderCreated"]
     assert len(letters.peek()) == 2  # peeking consumes nothing
     assert letters.redrive() == 2
     assert pipe.dead_letters() == []

@@ -127,14 +127,14 @@ def seed_test_catalog(database: Any) -> None:
             )
 
 
-@pytest.fixture()
+@pytest.fixture
 def db(environment: None) -> Any:
     from chalicelib.platform.db import get_database
 
     return get_database()
 
 
-@pytest.fixture()
+@pytest.fixture
 def product_ids(db: Any) -> dict[str, str]:
     with db.reader() as tx:
         return {r["sku"]: str(r["id"]) for r in tx.fetch("SELECT sku, id FROM products")}
@@ -167,7 +167,7 @@ def chalice_client(environment: None) -> Iterator[Any]:
         yield client
 
 
-@pytest.fixture()
+@pytest.fixture
 def api(chalice_client: Any, tokens: Callable[..., str]) -> Api:
     return Api(chalice_client, tokens)
 

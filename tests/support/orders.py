@@ -1,13 +1,14 @@
 """Helpers shared by the order, reservation and SQS-processor tests (not a test module itself)."""
+
 from __future__ import annotations
 
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
-
+from typing import Any
 
 from tests.support.ledger import member_id_of, stock, sums  # noqa: F401  (re-exported for the order tests)
 
@@ -18,13 +19,21 @@ def order_key() -> str:
 
 def place(api, user: str, items: list[tuple[str, int]], key: str | None = None):
     """POST /prod/orders with a fresh Idempotency-Key unless one is given."""
-    return api.post("/prod/orders", as_user=user, headers={"Idempotency-Key": key or order_key()},
-                    json_body={"items": [{"item_id": i, "quantity": q} for i, q in items]})
+    return api.post(
+        "/prod/orders",
+        as_user=user,
+        headers={"Idempotency-Key": key or order_key()},
+        json_body={"items": [{"item_id": i, "quantity": q} for i, q in items]},
+    )
 
 
 def issue_partner(api, kind: str, name: str | None = None) -> str:
-    created = api.post("/admin/partners", as_user="ops-admin@example.com", admin=True,
-                       json_body={"name": name or f"{kind.title()} partner", "kind": kind})
+    created = api.post(
+        "/admin/partners",
+        as_user="ops-admin@example.com",
+        admin=True,
+        json_body={"name": name or f"{kind.title()} partner", "kind": kind},
+    )
     assert created.status_code == 201, created.json_body
     return created.json_body["api_key"]
 
@@ -62,11 +71,11 @@ class FulfilmentStub:
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
 
-    def __enter__(self) -> "FulfilmentStub":
+    def __enter__(self) -> FulfilmentStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 attempt = sum(1 for c in stub.calls if c["order_id"] == request["order_id"]) + 1
                 stub.calls.append({**request, "idempotency_key": self.headers.get("Idempotency-Key")})

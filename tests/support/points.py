@@ -3,15 +3,16 @@
 No tests here. Data is written through the real repositories on the real database: lots get their
 times from `ledger.credit(now=...)`, so a test can place a lot's expiry at an exact instant.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from tests.support.ledger import sums  # noqa: F401  (re-exported for the points tests)
 
-T0 = datetime(2030, 1, 1, 12, 0, 0, tzinfo=timezone.utc)  # a fixed "now" far from the real clock
+T0 = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)  # a fixed "now" far from the real clock
 
 
 def new_member(db, email: str) -> UUID:
@@ -25,14 +26,23 @@ def new_member(db, email: str) -> UUID:
     return member_id
 
 
-def credit(db, member_id: UUID, points: int, *, at: datetime, entry_type: str = "EARN",
-           lifetime: timedelta = timedelta(days=365), ref: str | None = None) -> UUID:
+def credit(
+    db,
+    member_id: UUID,
+    points: int,
+    *,
+    at: datetime,
+    entry_type: str = "EARN",
+    lifetime: timedelta = timedelta(days=365),
+    ref: str | None = None,
+) -> UUID:
     """One credit (a lot earned at `at`, expiring at `at + lifetime`); returns the lot id."""
     from chalicelib.points import ledger_repository as ledger
 
     with db.transaction() as tx:
-        posting = ledger.credit(tx, member_id, entry_type, points, "test credit", lot_lifetime=lifetime,
-                                now=at, external_ref=ref)
+        posting = ledger.credit(
+            tx, member_id, entry_type, points, "test credit", lot_lifetime=lifetime, now=at, external_ref=ref
+        )
         return tx.fetch_value("SELECT id FROM point_lots WHERE ledger_entry_id = :e", e=posting.entry.id)
 
 
@@ -52,14 +62,18 @@ def refund(db, debit_id: UUID) -> None:
 
 def lot(db, lot_id: UUID) -> dict[str, Any]:
     with db.reader() as tx:
-        return tx.fetch_one("SELECT points_earned, points_remaining, expiry_count, expires_at FROM point_lots "
-                            "WHERE id = :l", l=lot_id)
+        return tx.fetch_one(
+            "SELECT points_earned, points_remaining, expiry_count, expires_at FROM point_lots WHERE id = :l", l=lot_id
+        )
 
 
 def expire_rows(db, member_id: UUID) -> list[dict[str, Any]]:
     with db.reader() as tx:
-        return tx.fetch("SELECT points, external_ref FROM ledger_entries WHERE member_id = :m "
-                        "AND entry_type = 'EXPIRE' ORDER BY external_ref", m=member_id)
+        return tx.fetch(
+            "SELECT points, external_ref FROM ledger_entries WHERE member_id = :m "
+            "AND entry_type = 'EXPIRE' ORDER BY external_ref",
+            m=member_id,
+        )
 
 
 def issue_partner(kind: str = "STORE", name: str = "Main St Store") -> tuple[UUID, str]:
@@ -75,7 +89,8 @@ def state(db) -> dict[str, Any]:
     with db.reader() as tx:
         lots = tx.fetch(
             "SELECT m.email, l.id, l.earned_at, l.points_earned, l.points_remaining, l.expiry_count "
-            "FROM point_lots l JOIN members m ON m.id = l.member_id ORDER BY m.email, l.earned_at, l.points_earned, l.id")
+            "FROM point_lots l JOIN members m ON m.id = l.member_id ORDER BY m.email, l.earned_at, l.points_earned, l.id"
+        )
         per_member: dict[str, list] = {}
         for row in lots:
             per_member.setdefault(row["email"], []).append(row)
@@ -85,14 +100,17 @@ def state(db) -> dict[str, Any]:
                 names[str(row["id"])] = f"{email}/lot{i}"
         entries = tx.fetch(
             "SELECT m.email, l.entry_type, l.points, l.external_ref FROM ledger_entries l "
-            "JOIN members m ON m.id = l.member_id ORDER BY m.email, l.entry_type, l.points, l.external_ref")
+            "JOIN members m ON m.id = l.member_id ORDER BY m.email, l.entry_type, l.points, l.external_ref"
+        )
         balances = tx.fetch("SELECT email, balance FROM members ORDER BY email")
         events = tx.fetch(
             "SELECT m.email, SUM((e.payload->>'points')::bigint)::bigint AS points FROM outbox_events e "
-            "JOIN members m ON m.id = e.aggregate_id WHERE e.event_type = 'PointsExpired' GROUP BY m.email ORDER BY m.email")
+            "JOIN members m ON m.id = e.aggregate_id WHERE e.event_type = 'PointsExpired' GROUP BY m.email ORDER BY m.email"
+        )
         allocations = tx.fetch(
             "SELECT a.lot_id, a.points FROM lot_allocations a JOIN ledger_entries l ON l.id = a.ledger_entry_id "
-            "WHERE l.entry_type = 'EXPIRE' ORDER BY a.lot_id")
+            "WHERE l.entry_type = 'EXPIRE' ORDER BY a.lot_id"
+        )
 
     def ref(value: str | None) -> str | None:
         if value and value.startswith("expire:"):
@@ -104,8 +122,10 @@ def state(db) -> dict[str, Any]:
 
     return {
         "balances": [(r["email"], int(r["balance"])) for r in balances],
-        "lots": [(r["email"], r["earned_at"], int(r["points_earned"]), int(r["points_remaining"]),
-                  int(r["expiry_count"])) for r in lots],
+        "lots": [
+            (r["email"], r["earned_at"], int(r["points_earned"]), int(r["points_remaining"]), int(r["expiry_count"]))
+            for r in lots
+        ],
         "entries": sorted((r["email"], r["entry_type"], int(r["points"]), ref(r["external_ref"])) for r in entries),
         "expired_event_points": [(r["email"], int(r["points"])) for r in events],
         "expire_allocations": sorted((names[str(r["lot_id"])], int(r["points"])) for r in allocations),
@@ -114,7 +134,11 @@ def state(db) -> dict[str, Any]:
 
 def truncate(db) -> None:
     with db.transaction() as tx:
-        tables = [r["tablename"] for r in tx.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN "
-            "('schema_migrations', 'products')")]
+        tables = [
+            r["tablename"]
+            for r in tx.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN "
+                "('schema_migrations', 'products')"
+            )
+        ]
         tx.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")

@@ -37,8 +37,9 @@ class RunningStack:
         env.update({f"XANADU_{name}_PORT": str(port) for name, port in self.ports.items()})
         env.update(XANADU_DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
         with log.open("wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "devtools.run"], cwd=ROOT, env=env,
-                                            stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "devtools.run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
 
     def output(self, tail: int = 4000) -> str:
         return self._log.read_text(errors="replace")[-tail:]
@@ -71,7 +72,7 @@ class RunningStack:
             self.process.wait()
 
 
-@pytest.fixture()
+@pytest.fixture
 def launch(tmp_path: Path) -> Iterator[Callable[[Path], RunningStack]]:
     """Start `devtools.run` on a data dir; afterwards nothing is left running, and the logs are shown on failure."""
     from devtools.localdb import LocalPostgres

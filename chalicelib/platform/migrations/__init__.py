@@ -3,6 +3,7 @@
 Lives in the deployed package so `GET /health` can tell whether the database is current; the
 command that applies them is `python -m devtools.migrate` (or `make migrate`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
