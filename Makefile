@@ -46,10 +46,10 @@ token: $(STAMP)
 	$(PY) -m devtools.token $(EMAIL) $(if $(PASSWORD),--password '$(PASSWORD)')
 
 jobs: $(STAMP)
-	$(PY) -m devtools.jobs $(or $(ARGS),list)
+	$(PY) -m devtools.ops $(or $(ARGS),list)
 
 dead-letters: $(STAMP)
-	$(PY) -m devtools.jobs dead-letters $(if $(REDRIVE),--redrive)
+	$(PY) -m devtools.ops dead-letters $(if $(REDRIVE),--redrive)
 
 migrate: $(STAMP)
 	$(PY) -m devtools.migrate

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools import jobs, localaws
+from devtools import localaws, ops
 from tests.support.stack import RunningStack, _call
 
 
@@ -92,7 +92,7 @@ def test_make_run_serves_the_frontend_journey_and_stops_cleanly_on_ctrl_c(
         time.sleep(0.3)
     assert _call(api, "GET", f"/prod/orders/{placed['orderId']}", token)[1]["order"]["status"] == "CONFIRMED"
 
-    assert jobs.main(["dead-letters"]) == 0
+    assert ops.main(["dead-letters"]) == 0
     assert "0 dead letter(s)" in capsys.readouterr().err
 
     assert stack.interrupt() < 20

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from chalice import Chalice, Rate
 
-from devtools import jobs, localaws, worker
+from devtools import localaws, ops, worker
 from devtools.worker import LocalLambda, RateSchedule, poll_once
 
 UTC = UTC
@@ -215,11 +215,11 @@ def test_a_poison_message_alone_lands_in_the_dlq_after_three_receives_and_can_be
     assert bodies.count("poison") == 3 and bodies.count("fine") == 1
     assert remaining(sqs, url) == []
 
-    letters = jobs.dead_letters(sqs, dlq_url)
+    letters = ops.dead_letters(sqs, dlq_url)
     assert [(d.message_id, d.body) for d in letters] == [(poison_id, "poison")]
-    assert [d.message_id for d in jobs.dead_letters(sqs, dlq_url)] == [poison_id], "listing must not consume"
-    assert jobs.redrive(sqs, dlq_url, url) == 1
-    assert jobs.dead_letters(sqs, dlq_url) == []
+    assert [d.message_id for d in ops.dead_letters(sqs, dlq_url)] == [poison_id], "listing must not consume"
+    assert ops.redrive(sqs, dlq_url, url) == 1
+    assert ops.dead_letters(sqs, dlq_url) == []
     assert remaining(sqs, url) == ["poison"]
 
 
@@ -257,14 +257,14 @@ def test_worker_threads_feed_the_handler_and_stop_promptly(
 def test_jobs_run_a_schedule_handler_once_with_eventbridges_event(
     recorder: Recorder, sources: worker.EventSources
 ) -> None:
-    assert jobs.run_job(sources, "tick") == {"detail_type": "Scheduled Event"}
+    assert ops.run_handler(sources, "tick") == {"detail_type": "Scheduled Event"}
     [event] = recorder.schedule_events
     raw = event.to_dict()
     assert raw["source"] == "aws.events" and raw["detail"] == {}
     assert raw["resources"] == [f"arn:aws:events:{localaws.REGION}:{localaws.ACCOUNT}:rule/worker-test-local-tick"]
     assert datetime.strptime(raw["time"], "%Y-%m-%dT%H:%M:%SZ")
     with pytest.raises(SystemExit, match="known: tick, nightly"):
-        jobs.run_job(sources, "nope")
+        ops.run_handler(sources, "nope")
 
 
 # -- the placeholder images -----------------------------------------------------------------------

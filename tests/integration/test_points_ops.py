@@ -25,15 +25,25 @@ def ops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def test_list_names_every_job():
+def test_list_names_every_handler_and_job():
     result = ops("list")
-    assert result.returncode == 0
-    assert [line.split()[0] for line in result.stdout.splitlines()] == [
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert ["sqs", "order-events", "process_order_events", "(batch", "10)"] in rows
+    schedules = {row[-1] for row in rows if row[0] == "schedule"}
+    assert {"relay_outbox", "expire_points", "recompute_tiers", "reconcile_points", "housekeeping"} <= schedules
+    assert [row[1] for row in rows if row[0] == "job"] == [
         "expire-points",
         "notify-expiring-points",
         "recompute-tiers",
         "reconcile-points",
     ]
+
+
+def test_any_schedule_handler_runs_once_as_eventbridge_calls_it(db):
+    result = ops("run-job", "release-expired-reservations")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"released": 0}
 
 
 def test_expire_points_dry_run_then_for_real(db):
