@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.platform.errors import InsufficientPoints
+from tests.support.events import scheduled_event
 from tests.support.points import T0, credit, debit, expire_rows, lot, new_member, refund, sums
 
 YEAR = timedelta(days=365)
@@ -177,7 +178,9 @@ def test_scheduled_handler_runs_the_job_and_logs_json_with_its_name(db):
     jobs_log.addHandler(handler)
     jobs_log.setLevel(logging.INFO)
     try:
-        result = app_module.expire_points(_scheduled_event(), None)  # as Lambda calls it
+        result = app_module.expire_points(
+            scheduled_event("expire_points", time="2030-01-01T00:15:00Z"), None
+        )  # as Lambda calls it
     finally:
         jobs_log.removeHandler(handler)
         jobs_log.setLevel(logging.NOTSET)
@@ -189,20 +192,6 @@ def test_scheduled_handler_runs_the_job_and_logs_json_with_its_name(db):
         and finished[0]["request_id"].startswith("job-expire_points-")
     )
     assert sums(db, member)["balance"] == 0
-
-
-def _scheduled_event() -> dict:
-    return {
-        "version": "0",
-        "id": "e1",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": "2030-01-01T00:15:00Z",
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/expire_points"],
-        "detail": {},
-    }
 
 
 # -- weekly "points expire soon" email ------------------------------------------------------------

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chalicelib.platform.idempotency import get_idempotency
+from tests.support.events import scheduled_event
 from tests.support.orders import (
     issue_partner,
     member_id_of,
@@ -402,17 +403,7 @@ def test_housekeeping_purges_expired_keys_published_events_and_old_dedupe_rows(a
             "(gen_random_uuid(), 'OrderCreated', 'CONFIRMED', now())"
         )
     result = app_module.housekeeping(
-        {
-            "id": "hk-1",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "time": "2026-01-01T00:00:00Z",
-            "detail": {},
-            "resources": [],
-            "account": "1",
-            "region": "us-east-1",
-            "version": "0",
-        },
+        scheduled_event(time="2026-01-01T00:00:00Z"),
         None,
     )
     assert result == {"idempotency_keys": 1, "outbox_events": 1, "processed_events": 1}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.support.events import scheduled_event
 from tests.support.points import credit, debit, new_member, state
 
 
@@ -92,17 +93,7 @@ def test_reconcile_handler_runs(db):
 
     populate(db, 2)
     result = app_module.reconcile_points(
-        {
-            "version": "0",
-            "id": "r",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": "1",
-            "time": "2030-01-01T03:00:00Z",
-            "region": "us-east-1",
-            "resources": [],
-            "detail": {},
-        },
+        scheduled_event(time="2030-01-01T03:00:00Z"),
         None,
     )
     assert result["members"] == 2 and result["drifted"] == 0

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.support.events import scheduled_event
 from tests.support.points import credit, new_member
 
 YEAR = timedelta(days=365)
@@ -146,17 +147,7 @@ def test_recompute_tiers_handler(db):
     member = new_member(db, "handler@tiers.test")
     credit(db, member, 20000, at=datetime.now(UTC) - timedelta(minutes=1))
     result = app_module.recompute_tiers(
-        {
-            "version": "0",
-            "id": "t",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": "1",
-            "time": "2030-01-01T01:30:00Z",
-            "region": "us-east-1",
-            "resources": [],
-            "detail": {},
-        },
+        scheduled_event(time="2030-01-01T01:30:00Z"),
         None,
     )
     assert result["upgrades"] == 1 and tier_of(db, member) == "GOLD"

@@ -18,6 +18,7 @@ from chalicelib.platform.errors import InvalidTransition
 from chalicelib.points import ledger_repository as ledger
 from chalicelib.reservations import repository as reservations
 from chalicelib.reservations.service import ReservationService, _give_back
+from tests.support.events import scheduled_event
 from tests.support.orders import order_key, stock, sums
 
 
@@ -43,20 +44,7 @@ def expire_now(db, reservation_id) -> None:
 def run_release_job():
     import app as app_module
 
-    return app_module.release_expired_reservations(
-        {
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "version": "0",
-            "time": "2026-01-01T00:00:00Z",
-            "detail": {},
-            "resources": [],
-            "account": "1",
-            "region": "us-east-1",
-        },
-        None,
-    )
+    return app_module.release_expired_reservations(scheduled_event("release_expired_reservations"), None)
 
 
 def test_hold_takes_stock_and_points_for_fifteen_minutes(api, db, product_ids):

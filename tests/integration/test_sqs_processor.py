@@ -34,6 +34,7 @@ from chalicelib.orders.processor import BatchIncomplete, OrderEventProcessor
 from chalicelib.points import ledger_repository as ledger
 from devtools import localaws
 from devtools.worker import LocalLambda, poll_once
+from tests.support.events import scheduled_event
 from tests.support.orders import FulfilmentStub, settings, status_of
 
 
@@ -435,17 +436,7 @@ def test_events_committed_but_never_sent_are_published_by_the_schedule(db, sqs, 
     with db.reader() as tx:
         assert outbox.backlog(tx) == 1
     result = app_module.relay_outbox(
-        {
-            "id": "evt-1",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "time": "2026-01-01T00:00:00Z",
-            "detail": {},
-            "resources": [],
-            "account": "1",
-            "region": "us-east-1",
-            "version": "0",
-        },
+        scheduled_event(time="2026-01-01T00:00:00Z"),
         None,
     )
     assert result["published"] >= 1
