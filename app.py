@@ -871,3 +871,34 @@ def recompute_tiers(event: Any) -> dict[str, Any]:
 def reconcile_points(event: Any) -> dict[str, Any]:
     """Nightly 03:00 UTC: balance == sum(ledger) == sum(lots) for every member; logs drift, changes nothing."""
     return _points_job(event, "reconcile_points", lambda stop: services().reconciliation.run(should_stop=stop))
+
+
+# -- deploy-time handlers --------------------------------------------------------------------------
+@app.middleware("http")
+def request_deadline(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Every API request's waits end below API Gateway's 29 s, so an outage is our 503 (chalicelib/deadline.py)."""
+    from chalicelib.deadline import request_deadline as deadline
+
+    with deadline():
+        return get_response(event)
+
+
+@app.lambda_function(name="apply_migrations")
+def apply_migrations(event: Any, context: Any) -> dict[str, Any]:
+    """Pending migrations and the application role: a CloudFormation custom resource on every deploy, or by hand."""
+    from chalicelib.migrations.deploy import handle
+
+    token = _event_context((event or {}).get("RequestId"))
+    try:
+        return handle(event or {}, settings())
+    finally:
+        logs.request_id_var.reset(token)
+
+
+def _register_snapstart_hooks() -> None:
+    from chalicelib.snapstart import register_hooks
+
+    register_hooks()
+
+
+_register_snapstart_hooks()

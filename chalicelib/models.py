@@ -300,6 +300,8 @@ class Health(Out):
     database: Literal["up", "down"]
     migrations: Literal["current", "pending", "unknown"]
     pending_migrations: list[str] = []
+    configuration: Literal["ok", "invalid"] = "ok"
+    configuration_problems: list[str] = []
 
 
 class ErrorBody(Out):

@@ -37,6 +37,7 @@ TEST_PRODUCTS = [
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
+    """The schema owner's URL (migrations, truncation, DDL in tests). The app uses `app_database_url`."""
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
         yield external
@@ -60,19 +61,41 @@ def aws() -> Iterator[localaws.LocalAws]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def app_database_url(database_url: str) -> str:
+    """The app connects as the least-privilege role the migration runner ensures (issue 8), so a
+    missing grant fails here, not in AWS."""
+    from devtools.localdb import as_app_role
+
+    return as_app_role(database_url)
+
+
+@pytest.fixture(scope="session")
+def owner_db(database_url: str) -> Iterator[Any]:
+    """The schema owner's connection: migrations, TRUNCATE between tests, DDL a test needs."""
+    from chalicelib.config import Settings
+    from chalicelib.db import Database
+
+    owner = Database(Settings(database_url=database_url))
+    try:
+        yield owner
+    finally:
+        owner.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def environment(database_url: str, aws: localaws.LocalAws) -> Iterator[None]:
-    env = {**aws.app_env(), "DATABASE_URL": database_url, "STAGE": "test", "LOG_LEVEL": "WARNING",
+def environment(database_url: str, app_database_url: str, owner_db: Any, aws: localaws.LocalAws) -> Iterator[None]:
+    env = {**aws.app_env(), "DATABASE_URL": app_database_url, "STAGE": "test", "LOG_LEVEL": "WARNING",
            "EMAIL_MODE": "log"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     from chalicelib.config import reset_settings
-    from chalicelib.db import get_database, reset_database
+    from chalicelib.db import reset_database
     from chalicelib.migrations import apply_all
 
     reset_settings()
     reset_database()
-    apply_all(get_database())
+    apply_all(owner_db)
     yield
     reset_database()
     for key, value in saved.items():
@@ -96,11 +119,11 @@ def db():
 
 
 @pytest.fixture(autouse=True)
-def clean_database(environment: None) -> Iterator[None]:
+def clean_database(environment: None, owner_db: Any) -> Iterator[None]:
     from chalicelib.db import get_database
 
     database = get_database()
-    with database.transaction() as tx:
+    with owner_db.transaction() as tx:
         tables = [r["tablename"] for r in tx.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'")]
         tx.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")

@@ -10,7 +10,19 @@ log = get_logger(__name__)
 
 
 def health_report(db: Database) -> Health:
-    """Degraded (503) when the database is unreachable or behind the code's migrations."""
+    """Degraded (503) when the database is unreachable or behind the code's migrations, or the
+    stage's configuration cannot work (chalicelib/readiness.py)."""
+    from ..readiness import configuration_problems
+
+    problems = configuration_problems(db.settings)
+    report = _database_report(db)
+    if problems:
+        return report.model_copy(update={"status": "degraded", "configuration": "invalid",
+                                         "configuration_problems": problems})
+    return report
+
+
+def _database_report(db: Database) -> Health:
     try:
         with db.reader() as tx:
             missing = pending(tx)
