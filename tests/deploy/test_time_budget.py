@@ -114,3 +114,21 @@ def test_worst_case_budget_is_below_the_gateway_timeout():
                    + settings.db_statement_timeout_ms / 1000 + db_module.READ_TIMEOUT_MARGIN_S)
     assert one_request < GATEWAY_TIMEOUT_S
     assert API_REQUEST_BUDGET_SECONDS < GATEWAY_TIMEOUT_S
+
+
+def test_health_reports_a_deployed_stage_without_email_sender(api, monkeypatch):
+    """Issue 8, point 8: EMAIL_SENDER is required in deployed stages, and /health says so (503)."""
+    from chalicelib.config import get_settings
+
+    deployed = get_settings().model_copy(update={"stage": "prod", "auth_mode": "cognito", "email_mode": "ses",
+                                                 "email_sender": None, "aws_endpoint_url": None,
+                                                 "order_events_queue_url": "https://sqs.example/q"})
+    database = Database(deployed.model_copy(update={"database_url": get_settings().database_url}))
+    _use(database, monkeypatch)
+    response = api.get("/health")
+    assert response.status_code == 503
+    assert response.json_body["configuration"] == "invalid"
+    assert "EMAIL_SENDER is required in deployed stages" in response.json_body["configuration_problems"]
+    assert response.json_body["database"] == "up"
+    database.close()
+    app_module._singletons.clear()
