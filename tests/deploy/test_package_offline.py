@@ -141,8 +141,8 @@ def unpacked(packaged) -> Iterator[tuple[Path, Path]]:
 
 
 @pytest.fixture(scope="module")
-def offline_db() -> Iterator[LocalPostgres]:
-    """Its own server: xanadu_app must prove its password (scram-sha-256); the migrator is trusted."""
+def offline_db(packaged) -> Iterator[LocalPostgres]:
+    """Its own server per stage: xanadu_app must prove its password (scram-sha-256); the migrator is trusted."""
     pg = LocalPostgres(Path(tempfile.mkdtemp(prefix="xanadu-offline-pg-")), free_port()).start()
     hba = pg.data_dir / "pgdata" / "pg_hba.conf"
     hba.write_text("host all xanadu_app 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
@@ -164,11 +164,13 @@ def stack(packaged, unpacked, offline_db, aws) -> Iterator[dict[str, Any]]:
         {"username": "xanadu_app", "password": APP_PASSWORD}))["ARN"]
     migrator_secret = secrets.create_secret(Name=f"xanadu/{packaged.stage}/migrator-{suffix}", SecretString=json.dumps(
         {"username": "postgres", "password": "trusted-locally"}))["ARN"]
-    localaws.client("sqs", aws.endpoint).purge_queue(QueueUrl=aws.queue_url)
+    # A private queue pair per stage (moto, like SQS, allows one purge a minute).
+    queue_url, dlq_url = localaws.create_queue_with_dlq(localaws.client("sqs", aws.endpoint),
+                                                        f"order-events-offline-{packaged.stage}-{suffix}")
     localaws.client("ses", aws.endpoint).verify_email_identity(EmailAddress="rewards@xanadu.example")
     values = {
         "DatabaseProxyEndpoint": "127.0.0.1", "DatabaseName": "xanadu", "EmailSender": "rewards@xanadu.example",
-        "OrderEventsQueue": aws.queue_url, "OrderEventsDeadLetterQueue": aws.dlq_url,
+        "OrderEventsQueue": queue_url, "OrderEventsDeadLetterQueue": dlq_url,
         "UserPool": "us-east-1_offline", "UserPoolClient": "offline-client",
         "AppDatabaseSecretArn": app_secret, "MigratorDatabaseSecretArn": migrator_secret,
         "MigratorDatabaseUser": "postgres",
@@ -217,7 +219,7 @@ def stack(packaged, unpacked, offline_db, aws) -> Iterator[dict[str, Any]]:
         migrator_overrides = {"APP_DB_AUTH": "secret", "APP_DB_SECRET_ID": app_secret}
     try:
         yield {"runner": runner, "responses": f"http://127.0.0.1:{server.server_port}/response",
-               "migrator": migrator_overrides, "aws": aws, "db": offline_db}
+               "migrator": migrator_overrides, "aws": aws, "db": offline_db, "queue_url": queue_url}
     finally:
         for r in runners.values():
             r.close()
@@ -281,13 +283,13 @@ def test_packaged_functions_serve_the_journey_offline(stack, packaged):
     sqs = localaws.client("sqs", stack["aws"].endpoint)
     messages = []
     for _ in range(10):
-        got = sqs.receive_message(QueueUrl=stack["aws"].queue_url, MaxNumberOfMessages=10,
+        got = sqs.receive_message(QueueUrl=stack["queue_url"], MaxNumberOfMessages=10,
                                   AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=1)
         messages += got.get("Messages", [])
         if len(messages) >= 2:
             break
     assert len(messages) >= 2  # two OrderCreated events: checkout and POST /prod/orders
-    queue_arn = sqs.get_queue_attributes(QueueUrl=stack["aws"].queue_url,
+    queue_arn = sqs.get_queue_attributes(QueueUrl=stack["queue_url"],
                                          AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                 "attributes": {**m.get("Attributes", {}), "ApproximateReceiveCount": "1"},
