@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-e2e lint format reset token jobs dead-letters bench migrate clean-venv
+.PHONY: run test test-unit test-integration test-e2e lint format reset token jobs dead-letters bench migrate \
+	clean-venv package deploy deploy-check
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +60,27 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# -- AWS (docs/operations.md) --------------------------------------------------------------------
+STAGE ?= dev
+OUT := out/$(STAGE)
+
+# The stage's SAM template and deployment zip (python3.12, cp312 wheels) in out/<stage>/.
+package: $(STAMP)
+	$(PY) -m devtools.package --stage $(STAGE) --out $(OUT)
+
+# Package, upload to S3_BUCKET, deploy the stack xanadu-<stage>. Needs AWS credentials, S3_BUCKET and
+# the stage's parameters (infra/stages/<stage>.json or XANADU_DEPLOY_PARAMS); refuses placeholders.
+deploy: $(STAMP)
+	@test -n "$(S3_BUCKET)" || { echo "set S3_BUCKET=<bucket for deployment artifacts>"; exit 2; }
+	$(PY) -m devtools.package --stage $(STAGE) --print-parameters > /dev/null
+	$(PY) -m devtools.package --stage $(STAGE) --out $(OUT)
+	aws cloudformation package --template-file $(OUT)/sam.yaml --s3-bucket $(S3_BUCKET) \
+		--s3-prefix xanadu-$(STAGE) --output-template-file $(OUT)/packaged.yaml
+	aws cloudformation deploy --template-file $(OUT)/packaged.yaml --stack-name xanadu-$(STAGE) \
+		--s3-bucket $(S3_BUCKET) --s3-prefix xanadu-$(STAGE) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		--parameter-overrides $$($(PY) -m devtools.package --stage $(STAGE) --print-parameters) DeploymentId=$$(date -u +%Y%m%dT%H%M%SZ)
+
+# Offline proof for every deployed stage (CI): package, cfn-lint, SAM transform, tests/deploy.
+deploy-check: $(STAMP)
+	$(PY) -m devtools.deploy_check

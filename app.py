@@ -19,6 +19,7 @@ from chalicelib.orders.routes import routes as order_routes
 from chalicelib.partners.routes import routes as partner_routes
 from chalicelib.platform import logs, routing
 from chalicelib.platform.jobs import run_scheduled
+from chalicelib.platform.snapstart import register_hooks as register_snapstart_hooks
 from chalicelib.points.routes import routes as points_routes
 from chalicelib.reservations.routes import routes as reservation_routes
 
@@ -108,3 +109,17 @@ def recompute_tiers(event: Any) -> dict[str, Any]:
 def reconcile_points(event: Any) -> dict[str, Any]:
     """Nightly 03:00 UTC: balance == sum(ledger) == sum(lots) for every member; logs drift, changes nothing."""
     return run_scheduled("reconcile_points", event, lambda stop: services().reconciliation.run(should_stop=stop))
+
+
+# -- deploy-time handlers -------------------------------------------------------------------------
+@app.lambda_function(name="apply_migrations")
+def apply_migrations(event: Any, context: Any) -> dict[str, Any]:
+    """Pending migrations and the application role: a CloudFormation custom resource on every deploy, or by hand."""
+    from chalicelib.platform.config import get_settings
+    from chalicelib.platform.migrations.deploy import handle
+
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    return handle(event or {}, get_settings())
+
+
+register_snapstart_hooks()

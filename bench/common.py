@@ -271,9 +271,13 @@ def local_aws(separate_process: bool = False) -> Iterator[Any]:
 
 
 def app_env(database_url: str, aws: Any = None) -> dict[str, str]:
-    """The environment tests/conftest.py gives the app, to be set before `import app`."""
+    """The environment tests/conftest.py gives the app, to be set before `import app`.
+
+    Like the tests, the app connects as the least-privilege role the migration runner ensures."""
+    from devtools.localdb import as_app_role
+
     env = {
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": as_app_role(database_url),
         "STAGE": "bench",
         "LOG_LEVEL": "WARNING",
         "EMAIL_MODE": "log",

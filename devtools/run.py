@@ -175,7 +175,11 @@ def _run(settings: RunSettings, cleanup: ExitStack) -> int:
     _prepare_database(database_url, images_url)
     aws = _start_aws(settings, cleanup)
 
-    info = StackInfo(f"http://127.0.0.1:{settings.api_port}", images_url, database_url, aws, os.getpid())
+    # The app connects as the least-privilege role the migrations ensured (issue 8), as in AWS.
+    from devtools.localdb import as_app_role
+
+    app_database_url = os.environ.get("APP_DATABASE_URL") or as_app_role(database_url)
+    info = StackInfo(f"http://127.0.0.1:{settings.api_port}", images_url, app_database_url, aws, os.getpid())
     os.environ.update(info.app_env())
     os.environ["LOG_LEVEL"] = settings.log_level
     info.save(settings.data_dir)

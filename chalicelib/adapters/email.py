@@ -19,11 +19,9 @@ class Notifier:
 
     def _client(self) -> Any:
         if self._ses is None:
-            import boto3
+            from ..platform import aws
 
-            self._ses = boto3.client(
-                "ses", region_name=self._settings.aws_region, endpoint_url=self._settings.aws_endpoint_url
-            )
+            self._ses = aws.client("ses", self._settings, aws.IN_BACKGROUND)
         return self._ses
 
     def send(self, to: str, subject: str, text: str, *, kind: str = "notice") -> bool:
@@ -31,6 +29,9 @@ class Notifier:
         if self._settings.email_mode == "log":
             log.info("email", extra={"email_to": to, "subject": subject, "kind": kind, "text": text})
             return True
+        if not self._settings.email_sender:
+            log.error("email not sent: EMAIL_SENDER is not configured", extra={"email_to": to, "kind": kind})
+            return False
         try:
             self._client().send_email(
                 Source=self._settings.email_sender,

@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ..platform import aws
+from ..platform.aws import ON_REQUEST, CallBudget
 from ..platform.config import Settings
 
 # SendMessageBatch / DeleteMessageBatch / ReceiveMessage take at most 10 entries.
@@ -23,9 +25,9 @@ class Received:
 
 
 class Sqs:
-    def __init__(self, settings: Settings, *, connect_timeout: float = 2.0, read_timeout: float = 5.0):
+    def __init__(self, settings: Settings, *, budget: CallBudget = ON_REQUEST):
         self._settings = settings
-        self._timeouts = (connect_timeout, read_timeout)
+        self._budget = budget
         self._client: Any = None
         self._urls: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -34,19 +36,7 @@ class Sqs:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    self._client = boto3.client(
-                        "sqs",
-                        region_name=self._settings.aws_region,
-                        endpoint_url=self._settings.aws_endpoint_url,
-                        config=Config(
-                            connect_timeout=self._timeouts[0],
-                            read_timeout=self._timeouts[1],
-                            retries={"max_attempts": 2, "mode": "standard"},
-                        ),
-                    )
+                    self._client = aws.client("sqs", self._settings, self._budget)
         return self._client
 
     def send_batch(self, queue_url: str, entries: list[dict[str, Any]]) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ..platform.db import Database
@@ -19,10 +19,23 @@ class HealthReport:
     database: Literal["up", "down"]
     migrations: Literal["current", "pending", "unknown"]
     pending_migrations: list[str] = field(default_factory=list)
+    configuration: Literal["ok", "invalid"] = "ok"
+    configuration_problems: list[str] = field(default_factory=list)
 
 
 def health_report(db: Database) -> HealthReport:
-    """Degraded (503) when the database is unreachable or behind the code's migrations."""
+    """Degraded (503) when the database is unreachable or behind the code's migrations, or the stage's
+    configuration cannot work (platform/readiness.py)."""
+    from ..platform.readiness import configuration_problems
+
+    problems = configuration_problems(db.settings)
+    report = _database_report(db)
+    if problems:
+        return replace(report, status="degraded", configuration="invalid", configuration_problems=problems)
+    return report
+
+
+def _database_report(db: Database) -> HealthReport:
     try:
         with db.reader() as tx:
             missing = pending(tx)

@@ -14,3 +14,5 @@ class Health(Out):
     database: Literal["up", "down"]
     migrations: Literal["current", "pending", "unknown"]
     pending_migrations: list[str] = Field(default_factory=list)
+    configuration: Literal["ok", "invalid"] = "ok"
+    configuration_problems: list[str] = Field(default_factory=list)

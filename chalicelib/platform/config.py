@@ -28,8 +28,19 @@ class Settings(BaseModel):
     # TLS is required for every non-loopback host; None means the system trust store
     # (RDS Proxy presents an ACM certificate chained to Amazon's public roots).
     db_ca_file: str | None = None
-    db_connect_timeout: float = 5.0
-    db_statement_timeout_ms: int = 10_000
+    # Time budget (issue 8): connect (TCP + TLS + startup) within this many seconds, per attempt.
+    db_connect_timeout: float = Field(default=3.0, gt=0, le=10)
+    # Applied by the server as settings of the application role (chalicelib/migrations/roles.py),
+    # never with SET (which would pin an RDS Proxy session); the client waits this long plus a margin.
+    db_statement_timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
+    db_lock_timeout_ms: int = Field(default=5_000, ge=0, le=600_000)
+    db_idle_in_transaction_timeout_ms: int = Field(default=30_000, ge=0, le=3_600_000)
+    # The least-privilege role the functions connect as; the migration runner ensures it.
+    app_db_user: str = "xanadu_app"
+    # How that role signs in when deployed: `iam` grants it rds_iam; `secret` sets its password from
+    # APP_DB_SECRET_ID (read by the apply_migrations function); `password`: nothing to do (local).
+    app_db_auth: Literal["password", "secret", "iam"] = "password"
+    app_db_secret_id: str | None = None
 
     aws_region: str = "us-east-1"
     # Only set locally/in tests: where moto server emulates AWS.
@@ -81,7 +92,8 @@ class Settings(BaseModel):
     fulfilment_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     fulfilment_max_attempts: int = Field(default=3, ge=1, le=10)
     reservation_hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    email_sender: str = "rewards@xanadu.example"
+    # Required in deployed stages (SES rejects mail without a verified sender); GET /health says so.
+    email_sender: str | None = None
     email_mode: Literal["log", "ses"] = "log"
 
     log_level: str = "INFO"
@@ -121,6 +133,11 @@ _ENV = {
     "DB_CA_FILE": "db_ca_file",
     "DB_CONNECT_TIMEOUT": "db_connect_timeout",
     "DB_STATEMENT_TIMEOUT_MS": "db_statement_timeout_ms",
+    "DB_LOCK_TIMEOUT_MS": "db_lock_timeout_ms",
+    "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": "db_idle_in_transaction_timeout_ms",
+    "APP_DB_USER": "app_db_user",
+    "APP_DB_AUTH": "app_db_auth",
+    "APP_DB_SECRET_ID": "app_db_secret_id",
     "AWS_REGION": "aws_region",
     "AWS_ENDPOINT_URL": "aws_endpoint_url",
     "XANADU_AUTH_MODE": "auth_mode",

@@ -28,6 +28,7 @@ from pg8000 import core as _wire
 from pg8000.exceptions import DatabaseError, InterfaceError
 from pg8000.native import to_statement
 
+from . import deadline
 from .config import Settings, get_settings
 from .errors import DatabaseUnavailable
 from .logs import get_logger
@@ -41,6 +42,7 @@ _DEAD_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03")
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
 CHECK_VIOLATION = "23514"
+QUERY_CANCELED = "57014"
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -122,23 +124,26 @@ class CredentialSource:
         mode = self._settings.db_auth
         if mode == "password":
             return params.user, params.password
-        import boto3  # deferred: only deployed stages pay for it
+        from . import aws  # deferred: only deployed stages pay for boto3
 
         if mode == "secret":
             if self._secret is None or refresh:
-                client = boto3.client(
-                    "secretsmanager",
-                    region_name=self._settings.aws_region,
-                    endpoint_url=self._settings.aws_endpoint_url,
-                )
+                client = aws.client("secretsmanager", self._settings)
                 raw = client.get_secret_value(SecretId=self._settings.db_secret_id)["SecretString"]
                 self._secret = json.loads(raw)
             return self._secret.get("username", params.user), self._secret.get("password")
-        client = boto3.client("rds", region_name=self._settings.aws_region)
+        client = aws.client("rds", self._settings)  # signs locally: no network call
         token = client.generate_db_auth_token(
             DBHostname=params.host, Port=params.port, DBUsername=params.user, Region=self._settings.aws_region
         )
         return params.user, token
+
+
+READ_TIMEOUT_MARGIN_S = 2.0
+
+
+def _read_timeout_of(conn: pg8000.native.Connection) -> float:
+    return getattr(conn, "_xanadu_read_timeout", 30.0)
 
 
 @lru_cache(maxsize=1024)
@@ -156,6 +161,20 @@ def run(conn: pg8000.native.Connection, sql: str, params: dict[str, Any]) -> Any
     Execute and one Sync in a single flight; the server still infers parameter types exactly as
     before (no oids are sent). This relies on pg8000's wire helpers, which is why pg8000 is pinned.
     """
+    left = deadline.remaining()
+    if left is not None:
+        if left <= 0:
+            raise DatabaseUnavailable("The request ran out of time waiting for the database.")
+        conn._usock.settimeout(min(left, _read_timeout_of(conn)))
+    try:
+        return _run(conn, sql, params)
+    except DatabaseError as exc:
+        if sqlstate(exc) == QUERY_CANCELED:  # the role's statement_timeout fired: too slow is unavailable
+            raise DatabaseUnavailable("The database did not answer in time.") from exc
+        raise
+
+
+def _run(conn: pg8000.native.Connection, sql: str, params: dict[str, Any]) -> Any:
     if not params:
         context = conn.execute_simple(sql)
     else:
@@ -233,13 +252,23 @@ class Database:
         self._ssl: ssl.SSLContext | None = None
 
     # -- connections -------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     def _connect(self, refresh_credentials: bool = False) -> pg8000.native.Connection:
         params = connect_params(self._settings)
-        user, password = self._credentials.password(params, refresh=refresh_credentials)
+        try:
+            user, password = self._credentials.password(params, refresh=refresh_credentials)
+        except Exception as exc:  # Secrets Manager unreachable or refusing: the database is unavailable
+            log.error("database credentials unavailable", extra={"error": type(exc).__name__})
+            raise DatabaseUnavailable() from exc
         # False, not None: pg8000 treats None as "try unverified TLS first".
         ssl_context: ssl.SSLContext | bool = self._tls_context() if params.tls else False
         try:
-            return pg8000.native.Connection(
+            # The socket timeout covers TCP connect, TLS and the startup exchange: a server that
+            # accepts and never answers costs at most this long.
+            conn = pg8000.native.Connection(
                 user=user,
                 password=password,
                 host=params.host or "localhost",
@@ -247,9 +276,15 @@ class Database:
                 database=params.database,
                 unix_sock=params.unix_sock,
                 ssl_context=ssl_context,
-                timeout=self._settings.db_connect_timeout * 6,
+                timeout=deadline.bounded(self._settings.db_connect_timeout),
                 application_name="xanadu-rewards",
             )
+            # Then statements may take up to the role's statement_timeout, which the server enforces;
+            # the margin lets its cancellation arrive before we give up on the socket.
+            read_timeout = self._settings.db_statement_timeout_ms / 1000 + READ_TIMEOUT_MARGIN_S
+            conn._xanadu_read_timeout = read_timeout  # remembered on the connection: a deadline may shorten it
+            conn._usock.settimeout(read_timeout)
+            return conn
         except (InterfaceError, OSError, DatabaseError) as exc:
             if sqlstate(exc) == "28P01" and not refresh_credentials and self._settings.db_auth == "secret":
                 return self._connect(refresh_credentials=True)  # the secret was rotated
@@ -270,6 +305,11 @@ class Database:
         return self._connect(), False
 
     def _release(self, conn: pg8000.native.Connection) -> None:
+        try:
+            conn._usock.settimeout(_read_timeout_of(conn))  # undo a request deadline's shorter timeout
+        except OSError:
+            _close_quietly(conn)
+            return
         with self._lock:
             if len(self._idle) < self._max_idle:
                 self._idle.append(conn)

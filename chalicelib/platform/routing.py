@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from . import http, logs
 from .auth import Principal, get_authenticator
 from .config import get_settings
+from .deadline import request_deadline
 from .errors import DomainError, PayloadTooLarge
 
 if TYPE_CHECKING:
@@ -227,7 +228,9 @@ def http_middleware(event: Request, get_response: Callable[[Request], Response])
     token = logs.request_id_var.set(request_id)
     started = time.perf_counter()
     try:
-        response = get_response(event)
+        # Every wait of an API request ends below API Gateway's 29 s, so an outage is our 503 (deadline.py).
+        with request_deadline():
+            response = get_response(event)
     finally:
         logs.request_id_var.reset(token)
     for name, value in http.CORS_HEADERS.items():

@@ -39,7 +39,14 @@ def test_health_reports_database_down(api, database_down):
 def test_health_ok_when_current(api):
     response = api.get("/health")
     assert response.status_code == 200
-    assert response.json_body == {"status": "ok", "database": "up", "migrations": "current", "pending_migrations": []}
+    assert response.json_body == {
+        "status": "ok",
+        "database": "up",
+        "migrations": "current",
+        "pending_migrations": [],
+        "configuration": "ok",
+        "configuration_problems": [],
+    }
 
 
 def kill_app_connections(db) -> int:

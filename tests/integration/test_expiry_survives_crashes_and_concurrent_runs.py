@@ -59,7 +59,7 @@ def expiry(db):
 
 
 @pytest.fixture(scope="module")
-def clean_state(environment):
+def clean_state(environment, owner_db):
     """One clean run (then the spends) on the dataset, once per module; each test then starts from
     an empty database (conftest's clean_database) and builds the identical dataset again."""
     from chalicelib.platform.config import get_settings
@@ -67,14 +67,14 @@ def clean_state(environment):
     from chalicelib.points.expiry import ExpiryService
 
     db = get_database()
-    truncate(db)
+    truncate(owner_db)
     members = build(db)
     report = ExpiryService(db, get_settings()).run(now=T0, batch_size=BATCH)
     assert report.lots == LAPSED_LOTS
     expired_only = state(db)
     spends_after_expiry(db, members)
     with_spends = state(db)
-    truncate(db)
+    truncate(owner_db)
     return expired_only, with_spends
 
 

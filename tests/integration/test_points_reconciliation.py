@@ -49,10 +49,10 @@ def test_consistent_data_reports_no_drift(db, reconciliation, error_log):
     assert error_log == []
 
 
-def test_drift_is_logged_per_member_and_nothing_is_changed(db, reconciliation, error_log):
+def test_drift_is_logged_per_member_and_nothing_is_changed(db, owner_db, reconciliation, error_log):
     members = populate(db, 6)
     balance_only, stray_row, lot_only, edited_row = members[0], members[2], members[3], members[5]
-    with db.transaction() as tx:
+    with owner_db.transaction() as tx:  # the schema owner: the app role may not edit ledger rows at all
         tx.execute("UPDATE members SET balance = balance + 7 WHERE id = :m", m=balance_only)
         tx.execute(
             "INSERT INTO ledger_entries (member_id, entry_type, points, description) "

@@ -319,7 +319,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def fast_commit_db(db):
+def fast_commit_db(db, owner_db):
     """A Database whose connections commit without waiting for the WAL flush (synchronous_commit
     off: the same results and locking, only crash durability differs), so ~1,200 small transactions
     fit the CI budget. Set for this test database only while this test runs."""
@@ -328,14 +328,14 @@ def fast_commit_db(db):
 
     with db.reader() as tx:
         name = tx.fetch_value("SELECT current_database()")
-    with db.transaction() as tx:
+    with owner_db.transaction() as tx:
         tx.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     fast = Database(get_settings())
     try:
         yield fast
     finally:
         fast.close()
-        with db.transaction() as tx:
+        with owner_db.transaction() as tx:
             tx.execute(f'ALTER DATABASE "{name}" RESET synchronous_commit')
 
 

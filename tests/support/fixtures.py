@@ -37,6 +37,7 @@ TEST_PRODUCTS = [
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
+    """The schema owner's URL (migrations, truncation, DDL in tests). The app uses `app_database_url`."""
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
         yield external
@@ -61,10 +62,32 @@ def aws() -> Iterator[localaws.LocalAws]:
 
 
 @pytest.fixture(scope="session")
-def environment(database_url: str, aws: localaws.LocalAws) -> Iterator[None]:
+def app_database_url(database_url: str) -> str:
+    """The app connects as the least-privilege role the migration runner ensures, so a missing grant
+    fails here, not in AWS."""
+    from devtools.localdb import as_app_role
+
+    return as_app_role(database_url)
+
+
+@pytest.fixture(scope="session")
+def owner_db(database_url: str) -> Iterator[Any]:
+    """The schema owner's connection: migrations, TRUNCATE between tests, DDL a test needs."""
+    from chalicelib.platform.config import Settings
+    from chalicelib.platform.db import Database
+
+    owner = Database(Settings(database_url=database_url))
+    try:
+        yield owner
+    finally:
+        owner.close()
+
+
+@pytest.fixture(scope="session")
+def environment(app_database_url: str, owner_db: Any, aws: localaws.LocalAws) -> Iterator[None]:
     env = {
         **aws.app_env(),
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": app_database_url,
         "STAGE": "test",
         "LOG_LEVEL": "WARNING",
         "EMAIL_MODE": "log",
@@ -72,12 +95,12 @@ def environment(database_url: str, aws: localaws.LocalAws) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     from chalicelib.platform.config import reset_settings
-    from chalicelib.platform.db import get_database, reset_database
+    from chalicelib.platform.db import reset_database
     from chalicelib.platform.migrations import apply_all
 
     reset_settings()
     reset_database()
-    apply_all(get_database())
+    apply_all(owner_db)
     yield
     reset_database()
     for key, value in saved.items():
@@ -87,13 +110,14 @@ def environment(database_url: str, aws: localaws.LocalAws) -> Iterator[None]:
             os.environ[key] = value
 
 
-def reset_database_state() -> None:
-    """Empty every table, seed the test catalog, forget what the container cached."""
+def reset_database_state(owner_db: Any) -> None:
+    """Empty every table (as the schema owner: the app's role may not TRUNCATE), seed the test catalog
+    (as the app), forget what the container cached."""
     from chalicelib.container import reset_services
     from chalicelib.platform.db import get_database
 
     database = get_database()
-    with database.transaction() as tx:
+    with owner_db.transaction() as tx:
         tables = [
             r["tablename"]
             for r in tx.fetch(
