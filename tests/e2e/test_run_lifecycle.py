@@ -51,8 +51,12 @@ MOMENTS = {
 }
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("moment", list(MOMENTS))
+# SIGINT and SIGTERM share one handler: SIGTERM is sent at two moments (and after ready in the SIGKILL test).
+CASES = [(moment, signal.SIGINT) for moment in MOMENTS] + [
+    ("during initdb", signal.SIGTERM), ("while moto, the API and the worker start", signal.SIGTERM)]
+
+
+@pytest.mark.parametrize("moment,signum", CASES, ids=[f"{m}-{signal.Signals(s).name}" for m, s in CASES])
 def test_an_interrupt_at_any_moment_of_start_up_stops_everything(launch: Launch, moment: str, signum: int) -> None:
     marker, delay = MOMENTS[moment]
     stack = launch()
