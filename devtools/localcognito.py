@@ -611,3 +611,31 @@ class LocalAwsServer:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m devtools.localcognito --port N`: the corrected emulator in a process of its own
+    (what `python -m moto.server` is, plus this module), e.g. for benchmarks that keep AWS out of
+    the app's interpreter."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m devtools.localcognito", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = LocalAwsServer(args.host, args.port).start()
+    print(f"local AWS on http://{args.host}:{server.get_host_and_port()[1]}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
