@@ -624,6 +624,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4566)
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     server = LocalAwsServer(args.host, args.port).start()
     print(f"local AWS on http://{args.host}:{server.get_host_and_port()[1]}", flush=True)
     try:
