@@ -4,8 +4,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-e2e lint format reset token jobs dead-letters bench migrate \
-	clean-venv package deploy deploy-check
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +37,15 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix $(LINTED)
 	$(VENV)/bin/ruff format $(LINTED)
+# The frontend's sign-in and calls in headless Debian Chromium against a `make run` stack the test starts.
+# Installs what it needs: Debian's chromium (as root, when /usr/bin/chromium is missing) and the locked npm
+# packages (Amplify v5, axios, esbuild, playwright-core; never a browser download).
+BROWSER_DIR := tests/e2e/browser
+browser-test: $(STAMP)
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 || { echo "Chromium is missing: run 'apt-get install -y chromium' as root" >&2; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --loglevel=error && npm run -s build
+	XANADU_BROWSER_TEST=1 $(PY) -m pytest -q tests/e2e/test_browser.py $(PYTEST_ARGS)
 
 reset:
 	rm -rf .var/local

@@ -3,7 +3,9 @@
 Starts, in order: a placeholder-image server, embedded PostgreSQL (data kept in .var/local, or the
 server DATABASE_URL names), migrations and the demo catalog, moto server (Cognito user pool, SQS
 queues), `chalice local` for the API, and the worker that feeds the app's SQS and schedule handlers.
-One Ctrl-C (or SIGTERM) stops all of it, PostgreSQL included. See docs/local-stack.md.
+One Ctrl-C (or SIGTERM) stops all of it, PostgreSQL included, at any moment of start-up too; if this
+process is killed outright, its children stop anyway (devtools.lifetime), and a PostgreSQL an earlier
+run left on the same data dir is stopped before ours starts. See docs/local-stack.md.
 
 The running stack publishes its endpoints and ids in <data dir>/env.json for `devtools.token`,
 `devtools.jobs` and tests; `StackInfo.load()` reads it.
@@ -26,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from devtools import localaws
+from devtools import lifetime, localaws
 
 if TYPE_CHECKING:
     from devtools.localdb import LocalPostgres
@@ -148,6 +150,7 @@ def main() -> int:
     settings = RunSettings.from_env()
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    lifetime.tie_to_parent(signal.SIGTERM)  # `make` killed: we get SIGTERM and stop everything
     try:
         with ExitStack() as cleanup:
             return _run(settings, cleanup)
@@ -167,7 +170,9 @@ def _run(settings: RunSettings, cleanup: ExitStack) -> int:
     _require_free(settings.api_port, "API", "XANADU_API_PORT")
     _require_free(settings.aws_port, "moto", "XANADU_AWS_PORT")
     _require_free(settings.static_port, "images", "XANADU_STATIC_PORT")
-    if pg is not None and not pg.is_running():  # a cluster left by a killed run is restarted below
+    if pg is not None:
+        if pg.stop_leftover():
+            _say(f"stopped the PostgreSQL an earlier run left running on {pg.data_dir}")
         _require_free(settings.db_port, "PostgreSQL", "XANADU_DB_PORT")
 
     images_url = _start_static(settings, cleanup)
@@ -214,7 +219,7 @@ def _start_database(settings: RunSettings, pg: LocalPostgres | None, cleanup: Ex
         return settings.database_url
     _say(f"starting PostgreSQL on 127.0.0.1:{settings.db_port} (data in {pg.data_dir})")
     cleanup.callback(_stop_postgres, pg)
-    pg.start()
+    pg.start_attached()
     return pg.create_database(DATABASE_NAME)
 
 
@@ -249,11 +254,13 @@ def _start_aws(settings: RunSettings, cleanup: ExitStack) -> localaws.LocalAws:
 # `chalice ...` as `python -c`, so that on Linux the API first asks to be sent SIGTERM when we die
 # (PR_SET_PDEATHSIG): even a SIGKILLed `make run` leaves no orphan holding the API port.
 _CHALICE_CLI = (
-    "import signal, sys\n"
+    "import os, signal, sys\n"
     "if sys.platform == 'linux':\n"
     "    import ctypes; ctypes.CDLL(None).prctl(1, signal.SIGTERM)\n"
-    "from chalice.local import ChaliceRequestHandler\n"
+    "    if os.getppid() != int(os.environ['XANADU_RUNNER_PID']): sys.exit('the runner is gone')\n"
+    "from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer\n"
     "ChaliceRequestHandler.disable_nagle_algorithm = True  # else ~40 ms of delayed-ACK stall per response\n"
+    "ThreadedHTTPServer.request_queue_size = 256  # listen backlog: socketserver's 5 resets bursts of clients\n"
     "from chalice.cli import main\n"
     "sys.argv[0] = 'chalice'\n"
     "sys.exit(main())\n"
@@ -264,7 +271,8 @@ def _start_api(settings: RunSettings, cleanup: ExitStack) -> subprocess.Popen[by
     command = [sys.executable, "-c", _CHALICE_CLI, "--project-dir", str(ROOT), "local", "--host", "127.0.0.1",
                "--port", str(settings.api_port), "--stage", STAGE, "--no-autoreload"]
     # Its own session: a terminal's Ctrl-C reaches only us, and we stop the API in order.
-    api = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    api = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                                   "XANADU_RUNNER_PID": str(os.getpid())}, start_new_session=True)
     cleanup.callback(_stop_process, api)
     return api
 

@@ -85,7 +85,9 @@ def _text(value: Any, limit: int = 200) -> str:
 
 
 def _address(value: Any) -> Address:
-    """The `address` claim: a JSON object, or (Cognito) a JSON string of one; anything else is empty."""
+    """The OpenID `address` claim. Cognito sends `{"formatted": "<the attribute string>"}`, whose string
+    holds the structured fields as JSON (as the frontend stores them); a structured claim (`street_address`,
+    `locality`, `region`, `postal_code`) or a bare string are read too; anything else is an empty address."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -93,6 +95,8 @@ def _address(value: Any) -> Address:
             return Address(street=_text(value))
     if not isinstance(value, Mapping):
         return Address()
+    if "formatted" in value and not ({"street_address", "locality", "region", "postal_code"} & set(value)):
+        return _address(value["formatted"]) if isinstance(value["formatted"], str) else Address()
     return Address(
         street=_text(value.get("street_address")),
         city=_text(value.get("locality"), 100),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 import urllib.request
 from collections.abc import Callable
@@ -11,21 +10,13 @@ from pathlib import Path
 import pytest
 
 from devtools import localaws, ops
-from tests.support.stack import RunningStack, _call
-
-
-def _refuses_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return True
-    return False
+from tests.support.stack import LocalStack, call, refuses_connections
 
 
 @pytest.mark.slow
 def test_make_run_serves_the_frontend_journey_and_stops_cleanly_on_ctrl_c(
     tmp_path: Path,
-    launch: Callable[[Path], RunningStack],
+    launch: Callable[[Path], LocalStack],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -42,55 +33,55 @@ def test_make_run_serves_the_frontend_journey_and_stops_cleanly_on_ctrl_c(
     info = StackInfo.load(data_dir)
     api = stack.api
 
-    status, body = _call(api, "GET", "/prod/products")
+    status, body = call(api, "GET", "/prod/products")
     products = body["products"]
     assert status == 200 and len(products) >= 24
     assert len({p["category"] for p in products}) >= 4
     assert products[0]["image_url"].startswith(info.images_url)
     with urllib.request.urlopen(products[0]["image_url"], timeout=5) as image:
         assert image.status == 200 and image.headers["Content-Type"] == "image/svg+xml"
-    status, body = _call(api, "GET", "/prod/products/categories")
+    status, body = call(api, "GET", "/prod/products/categories")
     assert status == 200 and len(body["categories"]) >= 4 and body["categories"] == sorted(body["categories"])
 
-    status, body = _call(api, "GET", "/customer", token)
+    status, body = call(api, "GET", "/customer", token)
     assert status == 200 and body["email"] == localaws.DEMO_MEMBER[0]
-    status, body = _call(api, "GET", "/prod/points", token)
+    status, body = call(api, "GET", "/prod/points", token)
     assert status == 200 and body["points"] == 1000
 
     # A cart worth more than the signup bonus fails and is emptied (frontend contract)...
     priciest = max(products, key=lambda p: p["points_price"])
-    assert _call(api, "POST", "/prod/cart/item", token, {"id": priciest["id"], "quantity": 1})[0] == 201
-    assert _call(api, "POST", "/prod/cart/checkout", token) == (
+    assert call(api, "POST", "/prod/cart/item", token, {"id": priciest["id"], "quantity": 1})[0] == 201
+    assert call(api, "POST", "/prod/cart/checkout", token) == (
         200,
         {"success": False, "error": f"Insufficient points. Required: {priciest['points_price']}"},
     )
-    assert _call(api, "GET", "/prod/cart", token)[1] == {"items": []}
+    assert call(api, "GET", "/prod/cart", token)[1] == {"items": []}
 
     # ...and the re-posted cart of the two cheapest rewards succeeds.
     cheapest = sorted(products, key=lambda p: p["points_price"])[:2]
     for product in cheapest:
-        assert _call(api, "POST", "/prod/cart/item", token, {"id": product["id"], "quantity": 1})[0] == 201
-    status, placed = _call(api, "POST", "/prod/cart/checkout", token)
+        assert call(api, "POST", "/prod/cart/item", token, {"id": product["id"], "quantity": 1})[0] == 201
+    status, placed = call(api, "POST", "/prod/cart/checkout", token)
     assert status == 200 and placed["success"] is True and placed["previousBalance"] == 1000
     spent = sum(p["points_price"] for p in cheapest)
     assert placed["totalPoints"] == spent
     balance = 1000 - spent
-    assert _call(api, "GET", "/prod/points", token)[1]["points"] == balance
+    assert call(api, "GET", "/prod/points", token)[1]["points"] == balance
 
-    history = _call(api, "GET", "/prod/points/tx", token)[1]["transactions"]
+    history = call(api, "GET", "/prod/points/tx", token)[1]["transactions"]
     assert [t["tx_type"] for t in history] == ["SPEND", "BONUS"]
     assert history[0]["id"] == placed["txId"] and history[0]["points"] == -spent
-    status, body = _call(api, "GET", f"/prod/points/tx/{placed['txId']}", token)
+    status, body = call(api, "GET", f"/prod/points/tx/{placed['txId']}", token)
     assert status == 200
     assert sorted((i["cat_item_id"], i["unit_cnt"]) for i in body["transaction"]["items"]) == sorted(
         (p["id"], 1) for p in cheapest
     )
     # The order is confirmed asynchronously: order-events -> the worker -> app.py's SQS handler.
     deadline = time.monotonic() + 20
-    while _call(api, "GET", f"/prod/orders/{placed['orderId']}", token)[1]["order"]["status"] == "PENDING":
+    while call(api, "GET", f"/prod/orders/{placed['orderId']}", token)[1]["order"]["status"] == "PENDING":
         assert time.monotonic() < deadline, "the worker did not deliver the order event"
         time.sleep(0.3)
-    assert _call(api, "GET", f"/prod/orders/{placed['orderId']}", token)[1]["order"]["status"] == "CONFIRMED"
+    assert call(api, "GET", f"/prod/orders/{placed['orderId']}", token)[1]["order"]["status"] == "CONFIRMED"
 
     assert ops.main(["dead-letters"]) == 0
     assert "0 dead letter(s)" in capsys.readouterr().err
@@ -99,10 +90,10 @@ def test_make_run_serves_the_frontend_journey_and_stops_cleanly_on_ctrl_c(
     assert stack.process.returncode == 0
     assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
     assert not LocalPostgres(data_dir / "postgres", stack.ports["DB"]).is_running()
-    assert all(_refuses_connections(port) for port in stack.ports.values())
+    assert all(refuses_connections(port) for port in stack.ports.values())
 
     again = launch(data_dir)
     again.wait_ready()
     token = token_cli.token_for(StackInfo.load(data_dir), localaws.DEMO_MEMBER[0])
-    assert _call(again.api, "GET", "/prod/points", token)[1]["points"] == balance, "the balance must persist"
+    assert call(again.api, "GET", "/prod/points", token)[1]["points"] == balance, "the balance must persist"
     assert again.interrupt() < 20

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from devtools import localaws
-from tests.support.stack import RunningStack, _call
+from tests.support.http import http_call
+from tests.support.stack import LocalStack, call
 
 
 def _post(api: str, path: str, token: str | None = None, body=None, headers=None):
-    from tests.support.http import http_call
 
     status, _, parsed = http_call(api, "POST", path, token=token, body=body, headers=headers, timeout=30)
     return status, parsed
@@ -23,7 +23,7 @@ def _post(api: str, path: str, token: str | None = None, body=None, headers=None
 
 @pytest.mark.slow
 def test_an_order_reaches_confirmed_packed_and_delivered_through_make_run(
-    tmp_path: Path, launch: Callable[[Path], RunningStack]
+    tmp_path: Path, launch: Callable[[Path], LocalStack]
 ) -> None:
     from devtools.run import StackInfo
     from devtools.token import token_for
@@ -42,7 +42,7 @@ def test_an_order_reaches_confirmed_packed_and_delivered_through_make_run(
         assert status == 201, body
         keys[kind] = body["api_key"]
 
-    products = _call(api, "GET", "/prod/products")[1]["products"]
+    products = call(api, "GET", "/prod/products")[1]["products"]
     cheapest = min(products, key=lambda p: p["points_price"])
     status, body = _post(
         api,
@@ -59,7 +59,7 @@ def test_an_order_reaches_confirmed_packed_and_delivered_through_make_run(
     # process_order_events, which confirms the order.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        order = _call(api, "GET", f"/prod/orders/{order_id}", member)[1]["order"]
+        order = call(api, "GET", f"/prod/orders/{order_id}", member)[1]["order"]
         if order["status"] != "PENDING":
             break
         time.sleep(0.2)
@@ -73,6 +73,6 @@ def test_an_order_reaches_confirmed_packed_and_delivered_through_make_run(
     status, body = _post(api, f"/prod/orders/{order_id}/cancel", member)
     assert status == 409 and body["code"] == "INVALID_TRANSITION"
 
-    status, body = _call(api, "GET", "/admin/dead-letters", admin)
+    status, body = call(api, "GET", "/admin/dead-letters", admin)
     assert status == 200 and body == {"dead_letters": []}
     assert stack.interrupt() < 20

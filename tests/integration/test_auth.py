@@ -32,11 +32,7 @@ def bad_tokens(aws):
     moto_key = moto_signing_key()
     own_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     localaws.ensure_user(aws.endpoint, aws.user_pool_id, "access@example.com")
-    access = localaws.client("cognito-idp", aws.endpoint).initiate_auth(
-        ClientId=aws.client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "access@example.com", "PASSWORD": localaws.DEFAULT_PASSWORD},
-    )["AuthenticationResult"]["AccessToken"]
+    access = localaws.sign_in(aws.endpoint, aws.client_id, "access@example.com").access_token
     return {
         "garbage": "not-a-token",
         "three-dots": "a.b.c",

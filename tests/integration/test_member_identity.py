@@ -12,6 +12,9 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import jwt
+import pytest
+
 from tests.support.http import http_call
 from tests.support.ledger import sums
 from tests.support.tokens import identity_token
@@ -231,3 +234,37 @@ def test_admin_sees_the_profile_and_whether_the_member_signed_in(api, aws):
     api.get("/customer", token=identity_token(aws, str(uuid.uuid4()), "seen@example.com"))
     detail = api.get(f"/customers/{customer['id']}", as_user=ADMIN, admin=True).json_body["customer"]
     assert detail["signed_in"] is True and detail["first_name"] == "Walk" and detail["address"]["zip_code"] == "97301"
+
+
+@pytest.mark.parametrize("pool_requires_verification", [True, False])
+def test_the_takeover_as_an_attacker_does_it_against_the_local_pool(api, aws, db, pool_requires_verification):
+    """The finding, replayed through the emulated pool: B sets B's own email attribute to an in-store
+    customer's address with B's access token (no code), signs in again, and calls the API with the new ID
+    token. (The pool refuses another pool user's address outright: AliasExistsException.) Whether the pool
+    protects the change (deployed) or not (Cognito's default), B only ever reaches B's member."""
+    from devtools import localaws
+
+    localaws.set_email_update_verification(aws.endpoint, aws.user_pool_id, pool_requires_verification)
+    try:
+        victim = f"in-store-{pool_requires_verification}@example.com".lower()
+        attacker = f"b-{pool_requires_verification}@example.com".lower()
+        customer = in_store_customer(api, victim)
+        localaws.ensure_user(aws.endpoint, aws.user_pool_id, attacker)
+        attacker_tokens = localaws.sign_in(aws.endpoint, aws.client_id, attacker)
+        attacker_id = api.get("/customer", token=attacker_tokens.id_token).json_body["id"]
+
+        localaws.change_email(aws.endpoint, attacker_tokens.access_token, victim.upper(), verified=False)
+        # Signing in is by the active email: the old one while the change is pending, else the new one.
+        again = localaws.sign_in(aws.endpoint, aws.client_id, attacker if pool_requires_verification else victim)
+        claims = jwt.decode(again.id_token, options={"verify_signature": False})
+        if pool_requires_verification:
+            assert claims["email"] == attacker and claims["email_verified"] is True  # the change is pending
+        else:
+            assert claims["email"].lower() == victim and claims["email_verified"] is False  # unprotected pool
+        assert api.get("/customer", token=again.id_token).json_body["id"] == attacker_id != customer["id"]
+        assert api.get("/prod/points", token=again.id_token).json_body["points"] == 1000
+        with db.reader() as tx:
+            row = tx.fetch_one("SELECT email, identity_subject FROM members WHERE id = :m", m=customer["id"])
+        assert row == {"email": victim, "identity_subject": None}
+    finally:
+        localaws.set_email_update_verification(aws.endpoint, aws.user_pool_id, True)

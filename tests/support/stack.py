@@ -1,90 +1,173 @@
-"""`make run` in a subprocess (python -m devtools.run), on free ports and a private data dir."""
+"""`make run` (python -m devtools.run) as a test starts it: free ports, a private data dir, its output in a
+file, signals as a terminal or a supervisor sends them, and checks that nothing it started outlives it."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.http import http_call
-
 ROOT = Path(__file__).resolve().parents[2]
+PORT_NAMES = ("API", "AWS", "STATIC", "DB")
 
 
-def _call(base: str, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
-    status, _, parsed = http_call(base, method, path, token=token, body=body, timeout=30)
-    return status, parsed
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
-class RunningStack:
-    """`python -m devtools.run` in a subprocess, on free ports and a private data dir."""
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
-        from devtools.localdb import free_port
 
+class LocalStack:
+    """One `python -m devtools.run` process on its own ports and data dir."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        log: Path,
+        ports: dict[str, int] | None = None,
+        env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
-        self.ports = {name: free_port() for name in ("API", "AWS", "STATIC", "DB")}
+        self.ports = ports or {name: free_port() for name in PORT_NAMES}
         self.api = f"http://127.0.0.1:{self.ports['API']}"
-        self._log = log
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # the suite's own database
-        env.update({f"XANADU_{name}_PORT": str(port) for name, port in self.ports.items()})
-        env.update(XANADU_DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+        self.log = log
+        # Not the suite's own database, nor make flags of an outer make.
+        environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MAKEFLAGS", "MFLAGS")}
+        environment.update({f"XANADU_{name}_PORT": str(port) for name, port in self.ports.items()})
+        environment.update(XANADU_DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+        environment.update(env or {})
+        self.environment = environment
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "devtools.run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+                command or [sys.executable, "-m", "devtools.run"],
+                cwd=ROOT,
+                env=environment,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
 
-    def output(self, tail: int = 4000) -> str:
-        return self._log.read_text(errors="replace")[-tail:]
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Until the banner: devtools.run prints it once everything is up and /health answered 200."""
+    def output(self, tail: int = 6000) -> str:
+        return self.log.read_text(errors="replace")[-tail:]
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        """Until `text` appears in the output (the runner prints a line as it enters each start-up step)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"devtools.run exited early:\n{self.output()}"
-            if "Xanadu Rewards is running" in self.output(tail=1_000_000):
-                assert _call(self.api, "GET", "/health")[0] == 200
+            if text in self.log.read_text(errors="replace"):
                 return
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"devtools.run exited ({self.process.returncode}) before {text!r}:\n{self.output()}"
+                )
+            time.sleep(0.05)
+        raise AssertionError(f"no {text!r} within {timeout}s:\n{self.output()}")
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Until the banner, printed once everything is up and GET /health answered 200."""
+        self.wait_for("Xanadu Rewards is running", timeout)
+        with urllib.request.urlopen(f"{self.api}/health", timeout=10) as response:
+            assert response.status == 200
+
+    def send(self, signum: int) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"devtools.run still running {timeout}s after the signal:\n{self.output()}") from None
+
+    def survivors(self) -> list[str]:
+        """Processes this stack started that are still alive: anything whose command line names its data dir
+        (PostgreSQL, initdb) or its API port (chalice local)."""
+        marks = [str(self.data_dir).encode(), f"--port\0{self.ports['API']}\0".encode()]
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("State:"))
+            except (OSError, StopIteration):
+                continue
+            if "zombie" not in state and any(mark in cmdline for mark in marks):
+                command = cmdline.replace(b"\0", b" ").decode(errors="replace")[:200]
+                found.append(f"{entry.name}: {command}")
+        return found
+
+    def wait_all_gone(self, timeout: float = 20) -> list[str]:
+        """Survivors still there after `timeout` seconds (an empty list when everything stopped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.survivors() + [
+                f"port {name} {port} still accepts"
+                for name, port in self.ports.items()
+                if not refuses_connections(port)
+            ]
+            if not left or time.monotonic() > deadline:
+                return left
             time.sleep(0.2)
-        pytest.fail(f"the local stack did not become ready:\n{self.output()}")
+
+    def force_cleanup(self) -> None:
+        """After a test: nothing of this stack may stay (kill the runner, stop its PostgreSQL)."""
+        from devtools.localdb import LocalPostgres
+
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        LocalPostgres(self.data_dir / "postgres", self.ports["DB"]).stop_leftover()
 
     def interrupt(self) -> float:
         """Ctrl-C; returns how long the whole stack took to stop."""
         started = time.monotonic()
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            pytest.fail(f"devtools.run did not stop within 20 s of SIGINT:\n{self.output()}")
+        self.send(signal.SIGINT)
+        self.wait_exit(20)
         return time.monotonic() - started
 
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+
+def call(base: str, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+    """One JSON call to a running stack: (status, parsed body)."""
+    from tests.support.http import http_call
+
+    status, _, parsed = http_call(base, method, path, token=token, body=body, timeout=30)
+    return status, parsed
 
 
 @pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Callable[[Path], RunningStack]]:
-    """Start `devtools.run` on a data dir; afterwards nothing is left running, and the logs are shown on failure."""
-    from devtools.localdb import LocalPostgres
+def launch(tmp_path: Path) -> Iterator[Callable[[Path], LocalStack]]:
+    """Start `devtools.run` on a data dir; afterwards nothing is left running, and the logs are shown."""
+    stacks: list[LocalStack] = []
 
-    stacks: list[RunningStack] = []
-
-    def start(data_dir: Path) -> RunningStack:
-        stacks.append(RunningStack(data_dir, tmp_path / f"run-{len(stacks) + 1}.log"))
+    def start(data_dir: Path) -> LocalStack:
+        stacks.append(LocalStack(data_dir, tmp_path / f"run-{len(stacks) + 1}.log"))
         return stacks[-1]
 
     yield start
     for number, stack in enumerate(stacks, 1):
-        stack.kill()
-        LocalPostgres(stack.data_dir / "postgres", stack.ports["DB"]).stop()
+        stack.force_cleanup()
         print(f"--- devtools.run #{number} output ---\n{stack.output()}")

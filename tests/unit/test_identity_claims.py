@@ -62,6 +62,21 @@ def test_standard_profile_claims_are_read_including_cognitos_json_address():
     assert principal_from_claims({"sub": "s", "address": "not json"}, ISSUER).address.street == "not json"
 
 
+def test_cognitos_formatted_address_claim_holds_the_fields_as_json():
+    attribute = '{"street_address":"1 Xanadu Way","locality":"Springfield","region":"IL","postal_code":"62701"}'
+    for claim in ({"formatted": attribute}, '{"formatted": ' + __import__("json").dumps(attribute) + "}"):
+        address = principal_from_claims({"sub": "s", "address": claim}, ISSUER).address
+        assert (address.street, address.city, address.state, address.zip_code) == (
+            "1 Xanadu Way",
+            "Springfield",
+            "IL",
+            "62701",
+        )
+    assert (
+        principal_from_claims({"sub": "s", "address": {"formatted": "12 Rue X"}}, ISSUER).address.street == "12 Rue X"
+    )
+
+
 def test_cognito_mode_reads_the_authorizers_string_claims():
     auth = Authenticator(Settings(auth_mode="cognito", cognito_user_pool_id="us-east-1_pool"))
     claims = {
