@@ -358,9 +358,13 @@ def run(workers: int | None = None, seconds: float | None = None, quick: bool | 
             print("  prototype equivalence check (same journey through both, responses and rows compared) ...")
             equivalence = check.run(db, bench.app_url, bench.env)
             data["equivalence"] = {k: v for k, v in equivalence.items() if k != "today"}
+            races = "; ".join(f"{variant}: " + ", ".join(f"{name} {'ok' if c['ok'] else 'FAILED ' + str(c['detail'])}"
+                                                          for name, c in checks.items())
+                              for variant, checks in equivalence["races"].items())
             result.rows.append(("prototype == today", (
-                f"{equivalence['steps']} steps: identical responses and rows" if equivalence["ok"]
+                f"{equivalence['steps']} steps: identical responses and rows" if not equivalence["diffs"]
                 else f"{len(equivalence['diffs'])} DIFFERENCES, e.g. {equivalence['diffs'][:3]}")))
+            result.rows.append(("races (both variants)", races))
             result.check("prototype equivalent", 1.0 if equivalence["ok"] else 0.0, "1 (identical)", equivalence["ok"])
         pgbench = PgBench(db, workers)
         pgbench.init()

@@ -163,6 +163,123 @@ def journey(config: dict[str, Any]) -> list[dict[str, Any]]:
     return steps
 
 
+# -- concurrency (runs in a child process per variant; threads share one warm container) -------------------
+def concurrency(config: dict[str, Any]) -> dict[str, Any]:
+    """The races the tests pin down, through the handler from many threads at once (current_request made
+    thread-local, as chalice local does). Outcomes are checked here; both variants must pass."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalice.local import CustomLocalChalice, LocalChalice
+
+    from bench.lambda_worker import Container, claims_for
+
+    container = Container(config["variant"])
+    app = container.handler
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+    sql = _sql(config["database_url"])
+    products, variant = config["products"], config["variant"]
+    checks: dict[str, Any] = {}
+
+    def together(n: int, fn: Any) -> list[Any]:
+        barrier = threading.Barrier(n)
+
+        def run(i: int) -> Any:
+            barrier.wait()
+            return fn(i)
+
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            return list(pool.map(run, range(n)))
+
+    def sums(email: str) -> tuple[int, int, int]:
+        row = sql.run("SELECT m.balance, (SELECT COALESCE(SUM(points), 0) FROM ledger_entries WHERE member_id = m.id), "
+                      "(SELECT COALESCE(SUM(points_remaining), 0) FROM point_lots WHERE member_id = m.id) "
+                      "FROM members m WHERE m.email = :e", e=email)[0]
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def count(query: str, email: str) -> int:
+        return int(sql.run(query, e=email)[0][0])
+
+    orders_of = "SELECT count(*) FROM orders o JOIN members m ON m.id = o.member_id WHERE m.email = :e"
+
+    # 1. Twelve concurrent checkouts of one cart: one order, eleven "Cart is empty".
+    email = f"race-cart-{variant}@bench.example"
+    me = claims_for(email)
+    container.call("GET", "/prod/points", claims=me)
+    container.call("POST", "/prod/cart/item", claims=me, body={"id": products["cheap"], "quantity": 3})
+    bodies = together(12, lambda i: container.call("POST", "/prod/cart/checkout", claims=me))
+    ok = sum(1 for status, body in bodies if status == 200 and body["success"])
+    empty = sum(1 for status, body in bodies if status == 200 and body == {"success": False, "error": "Cart is empty"})
+    checks["12 checkouts of one cart -> 1 order"] = (ok == 1 and empty == 11 and count(orders_of, email) == 1
+                                                     and sums(email) == (700, 700, 700), [ok, empty, sums(email)])
+
+    # 2. Promise 1, with orders: 64 concurrent POST /prod/orders (own keys), points for 10 -> exactly 10.
+    email = f"race-points-{variant}@bench.example"
+    me = claims_for(email)
+    container.call("GET", "/prod/points", claims=me)  # 1000 points = 10 x 100
+    results = together(64, lambda i: container.call(
+        "POST", "/prod/orders", claims=me, body={"items": [{"item_id": products["cheap"], "quantity": 1}]},
+        headers={"Idempotency-Key": f"race-{variant}-{i}"}))
+    created = sum(1 for status, _ in results if status == 201)
+    refused = sum(1 for status, body in results if status == 409 and body["code"] == "INSUFFICIENT_POINTS")
+    checks["64 orders, points for 10 -> 10"] = (created == 10 and refused == 54 and count(orders_of, email) == 10
+                                               and sums(email) == (0, 0, 0), [created, refused, sums(email)])
+
+    # 3. Promise 2: 32 concurrent POST /prod/orders with one key -> one order, 32 identical bodies.
+    email = f"race-key-{variant}@bench.example"
+    me = claims_for(email)
+    container.call("GET", "/prod/points", claims=me)
+    payload = {"items": [{"item_id": products["second"], "quantity": 1}, {"item_id": products["cheap"], "quantity": 2}]}
+    results = together(32, lambda i: container.call("POST", "/prod/orders", claims=me, body=payload,
+                                                   headers={"Idempotency-Key": f"one-key-{variant}"}))
+    statuses = sorted({status for status, _ in results})
+    distinct = len({json.dumps(body, sort_keys=True) for _, body in results})
+    checks["32 orders with one key -> 1"] = (statuses == [201] and distinct == 1 and count(orders_of, email) == 1
+                                            and sums(email) == (550, 550, 550), [statuses, distinct, sums(email)])
+
+    # 4. Sixteen concurrent reports of one purchase: one credit, one 201, fifteen 200 with the same body.
+    email = f"race-purchase-{variant}@bench.example"
+    container.call("GET", "/prod/points", claims=claims_for(email))
+    report = {"email": email, "external_id": f"race-receipt-{variant}", "amount_usd": "12.34"}
+    results = together(16, lambda i: container.call("POST", "/partner/purchases", body=report,
+                                                   headers={"X-Api-Key": config["api_key"]}))
+    statuses = sorted(status for status, _ in results)
+    distinct = len({json.dumps(body, sort_keys=True) for _, body in results})
+    earns = count("SELECT count(*) FROM ledger_entries l JOIN members m ON m.id = l.member_id "
+                  "WHERE m.email = :e AND l.entry_type = 'EARN'", email)
+    checks["16 reports of one purchase -> 1 credit"] = (statuses == [200] * 15 + [201] and distinct == 1 and earns == 1
+                                                      and sums(email) == (1123, 1123, 1123),
+                                                      [statuses.count(201), distinct, earns, sums(email)])
+    # 5. Promise 5's second half: pooled connections killed while idle (failover, proxy idle timeout);
+    #    the next requests must succeed, not 503: each path replaces a dead connection before writing.
+    email = f"race-kill-{variant}@bench.example"
+    me = claims_for(email)
+    container.call("GET", "/prod/points", claims=me)
+    outcomes = []
+    for step in ("checkout", "order", "purchase"):
+        killed = sql.run("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                         "WHERE application_name = 'xanadu-rewards' AND pid <> pg_backend_pid()")[0][0]
+        if step == "checkout":
+            container.call("POST", "/prod/cart/item", claims=me, body={"id": products["cheap"]})  # reconnects
+            sql.run("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                    "WHERE application_name = 'xanadu-rewards' AND pid <> pg_backend_pid()")
+            status, body = container.call("POST", "/prod/cart/checkout", claims=me)
+            outcomes.append((step, killed, status, bool(body and body.get("success"))))
+        elif step == "order":
+            status, body = container.call("POST", "/prod/orders", claims=me,
+                                          body={"items": [{"item_id": products["cheap"], "quantity": 1}]},
+                                          headers={"Idempotency-Key": f"after-kill-{variant}"})
+            outcomes.append((step, killed, status, status == 201))
+        else:
+            status, body = container.call("POST", "/partner/purchases", headers={"X-Api-Key": config["api_key"]},
+                                          body={"email": email, "external_id": f"after-kill-{variant}", "amount_usd": "1"})
+            outcomes.append((step, killed, status, status == 201))
+    checks["killed idle connections -> next request ok"] = (all(o[3] for o in outcomes), outcomes)
+    sql.close()
+    return {name: {"ok": bool(ok), "detail": detail} for name, (ok, detail) in checks.items()}
+
+
 _LOT_SQL = """
 WITH e AS (
     INSERT INTO ledger_entries (member_id, entry_type, points, description, created_by, created_at)
@@ -253,6 +370,7 @@ def run(db: Any, app_url: str, env: dict[str, str]) -> dict[str, Any]:
     conn = db.conn()
     results: dict[str, Any] = {}
     abandoned: dict[str, int] = {}
+    races: dict[str, Any] = {}
     try:
         for variant in VARIANTS:
             ids = {}
@@ -282,6 +400,12 @@ def run(db: Any, app_url: str, env: dict[str, str]) -> dict[str, Any]:
             norm.ids.update({v: f"<product:{k}>" for k, v in ids.items()})
             norm.ids[member] = "<member>"
             results[variant] = {"steps": norm(steps), "rows": snapshot(conn, member, ids)}
+            raced = subprocess.run([sys.executable, "-m", "bench.prototypes.check", "--concurrency"],
+                                   input=json.dumps(config), capture_output=True, text=True,
+                                   env={**env, "DATABASE_URL": app_url}, check=False)
+            if raced.returncode != 0:
+                raise RuntimeError(f"{variant} concurrency checks failed to run:\n{raced.stderr[-4000:]}")
+            races[variant] = json.loads(raced.stdout.strip().splitlines()[-1])
             abandoned[variant] = int(conn.run(
                 "SELECT count(*) FROM idempotency_keys WHERE scope LIKE '%' || CAST(:m AS text) || '%' "
                 "AND completed_at IS NULL", m=member)[0][0])
@@ -289,17 +413,23 @@ def run(db: Any, app_url: str, env: dict[str, str]) -> dict[str, Any]:
         conn.close()
     diffs = _diff(results["today"], results["prototype"])
     consistent = all(r["rows"]["sums"] == [{"ok": True}] for r in results.values())
-    return {"ok": not diffs and consistent, "steps": len(results["today"]["steps"]), "diffs": diffs,
-            "ledger_consistent": consistent, "abandoned_keys": abandoned, "today": results["today"]}
+    races_ok = all(c["ok"] for checks in races.values() for c in checks.values())
+    return {"ok": not diffs and consistent and races_ok, "steps": len(results["today"]["steps"]), "diffs": diffs,
+            "ledger_consistent": consistent, "abandoned_keys": abandoned, "races": races, "races_ok": races_ok,
+            "today": results["today"]}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--journey", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--show", action="store_true", help="print today's normalised responses")
+    parser.add_argument("--concurrency", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.journey:
         print(json.dumps(journey(json.loads(sys.stdin.readline())), default=str))
+        return 0
+    if args.concurrency:
+        print(json.dumps(concurrency(json.loads(sys.stdin.readline())), default=str))
         return 0
     from bench.common import app_env, postgres
     from bench.lambda_load import app_database_url, lambda_env
@@ -320,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
           + f"; uncompleted Idempotency-Key rows left by failed attempts: {outcome['abandoned_keys']}")
     for line in outcome["diffs"][:50]:
         print("  " + line)
+    for variant, checks in outcome["races"].items():
+        for name, check in checks.items():
+            print(f"  {variant:<9} {name:<42} {'ok' if check['ok'] else 'FAILED'}  {check['detail']}")
     return 0 if outcome["ok"] else 1
 
 
