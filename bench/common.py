@@ -159,11 +159,13 @@ def _admin_conn(server_url: str):
 
 @contextmanager
 def postgres(database: str = "xanadu_bench", *, stock: int | None = None, log=print,
-             statement_stats: bool = False, track_planning: bool = True) -> Iterator[BenchDb]:
+             statement_stats: bool = False, track_planning: bool = True,
+             track_nested: bool = False) -> Iterator[BenchDb]:
     """A server (embedded, or BENCH_DATABASE_URL) with `database` created, migrated and seeded.
 
     statement_stats: preload pg_stat_statements (embedded server only) for per-statement diagnostics;
-    track_planning=False keeps its overhead (a spinlock per planned statement) off throughput runs.
+    track_planning=False keeps its overhead (a spinlock per planned statement) off throughput runs;
+    track_nested=True also records statements run inside functions (the `toplevel` column tells them apart).
     """
     external = os.environ.get("BENCH_DATABASE_URL")
     pg = None
@@ -180,7 +182,8 @@ def postgres(database: str = "xanadu_bench", *, stock: int | None = None, log=pr
         if statement_stats:
             with open(pg.data_dir / "pgdata" / "postgresql.conf", "a") as conf:
                 conf.write("shared_preload_libraries = 'pg_stat_statements'\n"
-                           f"pg_stat_statements.track_planning = {'on' if track_planning else 'off'}\n")
+                           f"pg_stat_statements.track_planning = {'on' if track_planning else 'off'}\n"
+                           f"pg_stat_statements.track = {'all' if track_nested else 'top'}\n")
             pg.stop()
             pg.start()
         server_url = pg.url("postgres")

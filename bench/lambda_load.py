@@ -253,6 +253,8 @@ class Bench:
             per_kind.setdefault(kind, []).append(n)
         unattributed += len(flights) - j
         ops = result["stats"].get(PRIMARY[scenario], {}).get("ok", 0)
+        nested = sorted((s for s in statements if not s["toplevel"]), key=lambda s: -s["exec_ms"])
+        statements = [s for s in statements if s["toplevel"]]
         calls = sum(s["calls"] for s in statements)
         return {
             "scenario": scenario, "variant": variant, "iterations": iterations, "ops": ops,
@@ -260,7 +262,10 @@ class Bench:
             "flights_per_op": (len(flights) - unattributed) / ops if ops else float("nan"),
             "unattributed_flights": unattributed,
             "statements_per_op": calls / ops if ops else float("nan"),
-            "top_statements": [{**s, "per_op": s["calls"] / ops if ops else None} for s in statements[:14]],
+            "top_statements": [{**s, "per_op": s["calls"] / ops if ops else None,
+                                "exec_ms_per_op": s["exec_ms"] / ops if ops else None} for s in statements[:14]],
+            "exec_ms_per_op": sum(s["exec_ms"] for s in statements) / ops if ops else float("nan"),
+            "nested_statements": [{**s, "exec_ms_per_op": s["exec_ms"] / ops if ops else None} for s in nested[:10]],
             "bytes_per_op": {"up": wire["bytes_up"] / ops if ops else None,
                              "down": wire["bytes_down"] / ops if ops else None},
             "failed": {k: v["failed"] for k, v in result["stats"].items() if v["failed"]},
@@ -272,12 +277,12 @@ class Bench:
         conn = self.db.conn()
         try:
             rows = conn.run(
-                "SELECT calls, regexp_replace(query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements "
-                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "AND query NOT ILIKE '%pg_stat_statements%' ORDER BY calls DESC, query")
+                "SELECT toplevel, calls, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g') AS query "
+                "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND query NOT ILIKE '%pg_stat_statements%' ORDER BY toplevel DESC, calls DESC, query")
         finally:
             conn.close()
-        return [{"calls": int(c), "query": q[:160]} for c, q in rows]
+        return [{"toplevel": bool(t), "calls": int(c), "exec_ms": float(ms), "query": q[:160]} for t, c, ms, q in rows]
 
     def latency(self, scenario: str, variant: str, seconds: float, relay: Any | None) -> dict[str, Any]:
         url = relay.url(self.app_url) if relay is not None else self.app_url
@@ -346,7 +351,8 @@ def run(workers: int | None = None, seconds: float | None = None, quick: bool | 
                             "throughput": [], "counts": [], "latency": []}
     print(f"[lambda_load] {workers} workers, {seconds:g}s per throughput phase, scenarios {','.join(scenarios)}, "
           f"variants {','.join(variants)}{' (quick)' if quick else ''}")
-    with postgres("xanadu_bench_lambda", stock=1_000_000_000, statement_stats=True, track_planning=False) as db:
+    with postgres("xanadu_bench_lambda", stock=1_000_000_000, statement_stats=True, track_planning=False,
+                  track_nested=True) as db:
         conn = db.conn()
         install_sql(conn)
         conn.close()
@@ -463,8 +469,13 @@ def _report(result: Result, data: dict[str, Any], pgbench: PgBench, workers: int
         elif target is not None:
             result.rows.append((f"  {s} prototype relay p50", f"{r['p50_ms']:.2f} ms (target {target:g} ms)"))
     for c in data["counts"]:
-        top = "; ".join(f"{st['per_op']:.2f}x {st['query'][:70]}" for st in c["top_statements"][:8])
-        result.rows.append((f"statements {c['scenario']} / {c['variant']}", top))
+        top = "; ".join(f"{st['per_op']:.2f}x {st['exec_ms_per_op']:.3f} ms {st['query'][:60]}"
+                        for st in c["top_statements"][:8])
+        result.rows.append((f"statements {c['scenario']} / {c['variant']}",
+                            f"server execution {c['exec_ms_per_op']:.2f} ms/op (one worker, counted phase): {top}"))
+        if c["nested_statements"]:
+            inner = "; ".join(f"{st['exec_ms_per_op']:.3f} ms {st['query'][:60]}" for st in c["nested_statements"][:6])
+            result.rows.append((f"  inside functions", inner))
     result.rows.append(("ledger check", "balance == sum(ledger) == sum(lots) for every member"
                         if data["ledger_consistent"] else "MISMATCH"))
     if not data["ledger_consistent"]:
