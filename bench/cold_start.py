@@ -59,6 +59,7 @@ def run(runs: int | None = None, warmup: int = 1) -> Result:
     with postgres("xanadu_bench_cold") as db:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONPROFILE",))}
         env.update(app_env(db.url))
+        env["XANADU_AUTH_MODE"] = "cognito"  # as deployed: API Gateway's authorizer, no token verification code
         env["BENCH_PROJECT_ROOT"] = str(ROOT)
         env["BENCH_EVENT"] = json.dumps(api_gateway_event("GET", "/prod/products"))
         expected = db.active_products()

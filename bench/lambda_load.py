@@ -53,9 +53,11 @@ from bench.sysstat import CpuMeter, PgBench, postmaster_pid
 TARGET_TPS_RATIO = {"checkout": 0.35, "purchase": 0.35}
 TARGET_RELAY_P50_MS = {"checkout": 8.0}
 TOP_UP_POINTS = 1_000_000_000
-SCENARIOS = ("checkout", "order", "purchase", "catalog")
-PRIMARY = {"checkout": "checkout", "order": "order", "purchase": "purchase", "catalog": "catalog"}
-PROTOTYPED = ("checkout", "order", "purchase")  # catalog read has nothing to prototype
+SCENARIOS = ("checkout", "order", "purchase", "catalog", "reservation")
+PRIMARY = {"checkout": "checkout", "order": "order", "purchase": "purchase", "catalog": "catalog",
+           "reservation": "reservation_purchase"}
+PROTOTYPED = ("checkout", "order", "purchase", "reservation")  # catalog read has nothing to prototype
+COUNT_ONLY = ("reservation",)  # round trips only: the prototype has no function for it (generic key path)
 LATENCY_SCENARIOS = ("checkout", "order", "purchase")
 
 
@@ -94,12 +96,20 @@ class Workers:
     def __init__(self, scenario: str, variant: str, count: int, database_url: str, env: dict[str, str],
                  shared: dict[str, Any], warmup: int, record_times: bool = False) -> None:
         self.logs = [tempfile.TemporaryFile(mode="w+") for _ in range(count)]
-        self.procs = []
+        self.procs: list[subprocess.Popen[str]] = []
+        try:
+            self._start(scenario, variant, count, database_url, env, shared, warmup, record_times)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, scenario: str, variant: str, count: int, database_url: str, env: dict[str, str],
+               shared: dict[str, Any], warmup: int, record_times: bool) -> None:
         for i in range(count):
             proc = subprocess.Popen([sys.executable, "-m", "bench.lambda_worker"], cwd=str(ROOT),
                                     env={**env, "DATABASE_URL": database_url}, stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=self.logs[i], text=True, bufsize=1)
-            config = {"scenario": scenario, "variant": variant, "worker": i, "email": shared["emails"][i],
+            config = {"scenario": scenario, "variant": variant, "worker": i, "emails": shared["emails"][i],
                       "api_key": shared["api_key"], "products": shared["products"], "warmup": warmup,
                       "record_times": record_times}
             assert proc.stdin is not None
@@ -164,9 +174,15 @@ class Bench:
                     **app_env(self.app_url), **lambda_env()}
         self.postmaster = postmaster_pid(db)
         self.shared: dict[str, Any] = {}
+        self.members_per_worker = env_int("BENCH_MEMBERS_PER_WORKER", 10 if os.environ.get("BENCH_QUICK") == "1" else 25)
+        self.slices: list[list[list[str]]] = []
 
-    def setup(self) -> None:
-        emails = [f"bench-w{i}@bench.example" for i in range(self.n)]
+    def setup(self, phase_workers: list[int]) -> None:
+        """Members for each phase, in order (each phase gets fresh ones: rows a previous phase updated
+        thousands of times would make the next phase pay for their dead versions), a partner key, points."""
+        self.slices = [[[f"bench-s{s}-w{i}-m{j}@bench.example" for j in range(self.members_per_worker)]
+                        for i in range(count)] for s, count in enumerate(phase_workers)]
+        emails = [e for phase in self.slices for worker in phase for e in worker]
         done = subprocess.run([sys.executable, "-m", "bench.lambda_worker", "--setup"], cwd=str(ROOT),
                               input=json.dumps({"emails": emails, "admin": "bench-admin@bench.example"}),
                               capture_output=True, text=True, env={**self.env, "DATABASE_URL": self.app_url})
@@ -188,12 +204,15 @@ class Bench:
             members = [str(r[0]) for r in conn.run("SELECT id FROM members WHERE email = ANY(CAST(:e AS text[]))", e=emails)]
         finally:
             conn.close()
-        assert len(members) == self.n, members
-        self.shared = {"emails": emails, "api_key": api_key, "products": products, "member_ids": members}
+        assert len(members) == len(emails), (len(members), len(emails))
+        self.shared = {"api_key": api_key, "products": products}
 
-    def workers(self, scenario: str, variant: str, count: int, url: str | None = None, warmup: int = 5,
+    def workers(self, scenario: str, variant: str, count: int, url: str | None = None,
                 record_times: bool = False) -> Workers:
-        return Workers(scenario, variant, count, url or self.app_url, self.env, self.shared, warmup, record_times)
+        """Fresh containers with the next slice of members; the warm-up reaches every member once."""
+        shared = {**self.shared, "emails": self.slices.pop(0)}
+        warmup = max(5, self.members_per_worker)
+        return Workers(scenario, variant, count, url or self.app_url, self.env, shared, warmup, record_times)
 
     # -- phases ---------------------------------------------------------------------------------
     def throughput(self, scenario: str, variant: str, seconds: float) -> dict[str, Any]:
@@ -358,8 +377,10 @@ def run(workers: int | None = None, seconds: float | None = None, quick: bool | 
         conn.close()
         bench = Bench(db, workers, variants)
         data["role"] = bench.role
-        print(f"  app connects as {bench.role}")
-        bench.setup()
+        plan = [(s, v) for s in scenarios for v in variants if v == "today" or s in PROTOTYPED]
+        latency_plan = [(s, v) for s in LATENCY_SCENARIOS if s in scenarios for v in variants for _ in (0, 1)]
+        print(f"  app connects as {bench.role}; {bench.members_per_worker} members per worker, fresh ones each phase")
+        bench.setup([workers] * len([p for p in plan if p[0] not in COUNT_ONLY]) + [1] * (len(plan) + len(latency_plan)))
         if "prototype" in variants:
             print("  prototype equivalence check (same journey through both, responses and rows compared) ...")
             equivalence = check.run(db, bench.app_url, bench.env)
@@ -377,23 +398,19 @@ def run(workers: int | None = None, seconds: float | None = None, quick: bool | 
         first = max(1, pgbench_seconds // 2)
         print(f"  pgbench TPC-B, {workers} clients, first half ({first}s) ...")
         pgbench.run(first)
-        for scenario in scenarios:
-            for variant in variants:
-                if variant == "prototype" and scenario not in PROTOTYPED:
-                    continue
-                print(f"  throughput: {scenario} / {variant} ({seconds:g}s) ...")
-                data["throughput"].append(bench.throughput(scenario, variant, seconds))
+        for scenario, variant in plan:
+            if scenario in COUNT_ONLY:
+                continue
+            print(f"  throughput: {scenario} / {variant} ({seconds:g}s) ...")
+            data["throughput"].append(bench.throughput(scenario, variant, seconds))
         print(f"  pgbench second half ({pgbench_seconds - first}s) ...")
         pgbench.run(max(1, pgbench_seconds - first))
         counter = RelayProcess("127.0.0.1", urlparse(db.url).port or 5432, 0.0)
         hop = RelayProcess("127.0.0.1", urlparse(db.url).port or 5432, delay_ms)
         try:
-            for scenario in scenarios:
-                for variant in variants:
-                    if variant == "prototype" and scenario not in PROTOTYPED:
-                        continue
-                    print(f"  round trips: {scenario} / {variant} ({iterations} iterations, counting relay) ...")
-                    data["counts"].append(bench.count(scenario, variant, counter, iterations))
+            for scenario, variant in plan:
+                print(f"  round trips: {scenario} / {variant} ({iterations} iterations, counting relay) ...")
+                data["counts"].append(bench.count(scenario, variant, counter, iterations))
             data["hop"] = bench.hop_calibration(hop)
             for scenario in [s for s in LATENCY_SCENARIOS if s in scenarios]:
                 for variant in variants:

@@ -8,7 +8,7 @@ parses the event from JSON and serialises the response to JSON: both are counted
 Building the event (API Gateway's work) is not.
 
 Protocol (JSON lines on stdin/stdout):
-  in:  {"scenario", "worker", "email", "api_key", "products", "warmup", "variant", "record_times"}
+  in:  {"scenario", "worker", "emails", "api_key", "products", "warmup", "variant", "record_times"}
   out: {"ready": true} after the warm-up
   in:  {"until": <time.monotonic() deadline>} or {"iterations": n}
   out: the results (per request kind: latencies, container CPU, outcomes; optional request intervals)
@@ -94,7 +94,9 @@ class Scenario:
     def __init__(self, container: Container, config: dict[str, Any]) -> None:
         self.c = container
         self.worker = int(config.get("worker", 0))
-        self.email = config.get("email")
+        # Members taken in turn, so no one member's rows get hot (as in production, where a
+        # container serves whoever calls); a checkout's add-to-cart and checkout are the same member's.
+        self.emails = list(config.get("emails") or [None])
         self.api_key = config.get("api_key")
         self.products = config.get("products") or []
         self.rng = random.Random(self.worker)
@@ -102,6 +104,10 @@ class Scenario:
         self.stats: dict[str, dict[str, Any]] = {}
         self.intervals: list[tuple[str, float, float]] = []
         self.seq = 0
+
+    @property
+    def email(self) -> str:
+        return self.emails[self.seq % len(self.emails)]
 
     def timed(self, kind: str, expect: int, method: str, path: str, **kwargs: Any) -> tuple[bool, Any]:
         t0 = time.monotonic()
@@ -128,6 +134,7 @@ class Checkout(Scenario):
     """The frontend's flow: add one random reward to the cart, then check out."""
 
     def step(self) -> None:
+        self.seq += 1
         claims = claims_for(self.email)
         product = self.rng.choice(self.products)
         ok, _ = self.timed("add_to_cart", 201, "POST", "/prod/cart/item", claims=claims,
@@ -140,6 +147,7 @@ class OrderCreation(Scenario):
     """POST /prod/orders with a fresh Idempotency-Key (a first attempt, never a replay)."""
 
     def step(self) -> None:
+        self.seq += 1
         product = self.rng.choice(self.products)
         self.timed("order", 201, "POST", "/prod/orders", claims=claims_for(self.email),
                    body={"items": [{"item_id": product, "quantity": 1}]},
@@ -156,15 +164,33 @@ class PartnerPurchase(Scenario):
                          "amount_usd": "25.00", "store_id": "bench-store"})
 
 
+class ReservationPurchase(Scenario):
+    """Hold one reward (POST /prod/reservations), then buy the hold (POST .../purchase, Idempotency-Key)."""
+
+    def step(self) -> None:
+        self.seq += 1
+        claims = claims_for(self.email)
+        ok, held = self.timed("reserve", 201, "POST", "/prod/reservations", claims=claims,
+                              body={"item_id": self.rng.choice(self.products), "quantity": 1})
+        if ok:
+            rid = held["reservation"]["id"]
+            self.timed("reservation_purchase", 201, "POST", f"/prod/reservations/{rid}/purchase", claims=claims,
+                       headers={"Idempotency-Key": str(uuid.uuid4())},
+                       resource="/prod/reservations/{reservation_id}/purchase",
+                       path_parameters={"reservation_id": rid})
+
+
 class CatalogRead(Scenario):
     """GET /prod/products (public)."""
 
     def step(self) -> None:
+        self.seq += 1
         self.timed("catalog", 200, "GET", "/prod/products")
 
 
 SCENARIOS: dict[str, type[Scenario]] = {
     "checkout": Checkout, "order": OrderCreation, "purchase": PartnerPurchase, "catalog": CatalogRead,
+    "reservation": ReservationPurchase,
 }
 
 

@@ -32,6 +32,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "Conflict": ("chalicelib.errors", "Conflict"),
     "DatabaseUnavailable": ("chalicelib.errors", "DatabaseUnavailable"),
     "IdempotencyKeyReused": ("chalicelib.errors", "IdempotencyKeyReused"),
+    "InvalidTransition": ("chalicelib.errors", "InvalidTransition"),
     "InsufficientPoints": ("chalicelib.errors", "InsufficientPoints"),
     "NotFound": ("chalicelib.errors", "NotFound"),
     "OutOfStock": ("chalicelib.errors", "OutOfStock"),
@@ -61,6 +62,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "earning_service": ("chalicelib.services.earning", None),  # EarningService
     "idempotency_service": ("chalicelib.services.idempotency", None),  # IdempotencyService
     "order_service": ("chalicelib.services.orders", None),  # OrderService
+    "reservation_service": ("chalicelib.services.reservations", None),  # ReservationService
 }
 
 __all__ = sorted(_NAMES)

@@ -14,8 +14,8 @@ FIFO over lots with different expiries; add-to-cart errors (unknown item 404, li
 order creation with a fresh key, a replay (identical body, Idempotency-Replay), the same key with
 another body (409), an unknown item (404 with details), out of stock and insufficient points (409);
 partner purchases: credit, replay (200, same body), conflicting repeat (409), unknown member (404),
-tier upgrade and the next purchase at the new multiplier; a reservation bought through the generic
-Idempotency-Key path.
+tier upgrade and the next purchase at the new multiplier; reservations: a hold bought, the purchase
+replayed, bought again under a new key (409), a released hold (409), an unknown one (404).
 
   python -m bench.prototypes.check            (sets up its own PostgreSQL; or called by lambda_load)
 """
@@ -158,6 +158,18 @@ def journey(config: dict[str, Any]) -> list[dict[str, Any]]:
     path = f"/prod/reservations/{rid}/purchase"
     call("reservation purchase", "POST", path, headers={"Idempotency-Key": "res-key-1"}, **route, **post)
     call("reservation purchase replay", "POST", path, headers={"Idempotency-Key": "res-key-1"}, **route, **post)
+    call("reservation purchased again, new key", "POST", path, headers={"Idempotency-Key": "res-key-2"}, **route, **post)
+    released = call("reserve another", "POST", "/prod/reservations", body={"item_id": products["held"], "quantity": 1},
+                    **post)["reservation"]["id"]
+    call("release it", "DELETE", f"/prod/reservations/{released}", resource="/prod/reservations/{reservation_id}",
+         path_parameters={"reservation_id": released}, **post)
+    call("purchase the released hold", "POST", f"/prod/reservations/{released}/purchase",
+         headers={"Idempotency-Key": "res-key-3"}, resource="/prod/reservations/{reservation_id}/purchase",
+         path_parameters={"reservation_id": released}, **post)
+    unknown = str(uuid.UUID(int=11))
+    call("purchase an unknown hold", "POST", f"/prod/reservations/{unknown}/purchase",
+         headers={"Idempotency-Key": "res-key-4"}, resource="/prod/reservations/{reservation_id}/purchase",
+         path_parameters={"reservation_id": unknown}, **post)
     call("final points", "GET", "/prod/points", **post)
     sql.close()
     return steps

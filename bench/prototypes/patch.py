@@ -7,10 +7,11 @@ error mapping, with the money operations' database work replaced by one flight e
   IdempotencyService.execute    no separate registration transaction; the key is claimed in the
                                 operation's own first flight and completed with its COMMIT
   OrderService.place            BEGIN + SELECT proto_create_order(...) in that first flight
+  ReservationService.purchase   BEGIN + SELECT proto_purchase_reservation(...) in that first flight
   EarningService.record         SELECT proto_record_purchase(...), one flight
 `install_sql(conn)` creates the functions of roundtrips.sql (bench database only).
-Operations that were not rewritten (reservation purchase, admin adjustments) still work through
-`execute`: their first flight is BEGIN + the key claim, then their statements as before.
+Operations that were not rewritten (admin adjustments) still work through `execute`: their first
+flight is BEGIN + the key claim, then their statements one flight each, then completion + COMMIT.
 
 This module is a prototype for measuring; docs/performance.md says how to adopt it in chalicelib.
 """
@@ -37,6 +38,9 @@ CHECKOUT_SQL = "SELECT * FROM proto_checkout(:m, :r)"
 CREATE_ORDER_SQL = (
     "SELECT * FROM proto_create_order(:m, CAST(:items AS uuid[]), CAST(:qty AS int[]), :s, :k, :h, "
     "make_interval(secs => CAST(:retention AS float8)), :r)"
+)
+PURCHASE_RESERVATION_SQL = (
+    "SELECT * FROM proto_purchase_reservation(:m, :rid, :s, :k, :h, make_interval(secs => CAST(:retention AS float8)), :r)"
 )
 CLAIM_SQL = "SELECT * FROM proto_idem_claim(:s, :k, :h, make_interval(secs => CAST(:retention AS float8)))"
 COMPLETE_SQL = (
@@ -200,15 +204,7 @@ def _execute(self: Any, scope: str, key: str, request_hash: str,
 
 def _place(self: Any, tx: Any, member_id: UUID, items: list[Any]) -> Any:
     """POST /prod/orders: claim, pricing and place_order in the first flight (BEGIN + one call)."""
-    from bench.project import (
-        InsufficientPoints,
-        NotFound,
-        Order,
-        OrderLine,
-        OutOfStock,
-        StatusChange,
-        request_id_var,
-    )
+    from bench.project import InsufficientPoints, NotFound, OutOfStock, request_id_var
 
     if not isinstance(tx, IdempotentTx) or tx.flights.started:
         return _ORIGINAL["place"](self, tx, member_id, items)
@@ -231,10 +227,47 @@ def _place(self: Any, tx: Any, member_id: UUID, items: list[Any]) -> Any:
         if outcome == "INSUFFICIENT_POINTS":
             raise InsufficientPoints(int(row["detail"]))
         raise AssertionError(outcome)
+    return _order(member_id, row)
+
+
+def _order(member_id: UUID, row: dict[str, Any]) -> Any:
+    """The order as orders.get reads it back, from the function's row (lines already in name order)."""
+    from bench.project import Order, OrderLine, StatusChange
+
     return Order(id=row["order_id"], member_id=member_id, status="PENDING",
                  items=[OrderLine.model_validate(line) for line in row["items"]],
                  total_points=int(row["total_points"]), created_at=row["created_at"], updated_at=row["updated_at"],
                  history=[StatusChange(status="PENDING", at=row["history_at"])])
+
+
+_NOT_PURCHASABLE = {
+    "EXPIRED": "This reservation has expired.",
+    "RELEASED": "This reservation was released.",
+    "PURCHASED": "This reservation was already purchased.",
+}
+
+
+def _purchase_reservation(self: Any, tx: Any, member_id: UUID, reservation_id: UUID) -> Any:
+    """POST /prod/reservations/{id}/purchase: claim, hold -> order and read-back in the first flight."""
+    from bench.project import InvalidTransition, NotFound, request_id_var
+
+    if not isinstance(tx, IdempotentTx) or tx.flights.started:
+        return _ORIGINAL["purchase"](self, tx, member_id, reservation_id)
+    params = {**tx.claim_params, "m": member_id, "rid": reservation_id, "r": request_id_var.get()}
+    [result] = tx.begin([(PURCHASE_RESERVATION_SQL, params)])
+    row = result.one()
+    assert row is not None
+    outcome = row["outcome"]
+    if outcome in ("REPLAY", "KEY_REUSED"):
+        tx.settle_claim(outcome, row["replay_status"], row["replay_body"])
+    if outcome != "OK":
+        tx.flights.abort()
+        if outcome == "RESERVATION_NOT_FOUND":
+            raise NotFound("Unknown reservation.", code="RESERVATION_NOT_FOUND")
+        if outcome == "NOT_PURCHASABLE":
+            raise InvalidTransition(_NOT_PURCHASABLE[row["detail"]], details=[{"status": row["detail"]}])
+        raise AssertionError(outcome)
+    return _order(member_id, row)
 
 
 # -- partner purchases ------------------------------------------------------------------------------
@@ -284,8 +317,10 @@ def install() -> None:
     if _ORIGINAL:
         return
     _ORIGINAL["place"] = project.order_service.OrderService.place
+    _ORIGINAL["purchase"] = project.reservation_service.ReservationService.purchase
     project.cart_service.CartService.add = _add_to_cart
     project.checkout_service.CheckoutService.checkout = _checkout
     project.idempotency_service.IdempotencyService.execute = _execute
     project.order_service.OrderService.place = _place
     project.earning_service.EarningService.record = _record
+    project.reservation_service.ReservationService.purchase = _purchase_reservation

@@ -379,3 +379,74 @@ BEGIN
     WHERE x.partner_id = p_partner AND x.external_id = p_external_id;
 END
 $$;
+
+-- POST /prod/reservations/{id}/purchase (ReservationService.purchase + ordering.order_from_hold):
+-- Idempotency-Key claim, the hold HELD -> PURCHASED by its conditional UPDATE (so a purchase racing the
+-- release job or a DELETE: exactly one wins), an order paid by the hold's debit (no new charge; the
+-- unique payment_entry_id refuses a second order from one hold), OrderCreated, the order read back.
+-- Outcomes: REPLAY, KEY_REUSED, RESERVATION_NOT_FOUND, NOT_PURCHASABLE (detail: EXPIRED / RELEASED /
+-- PURCHASED), OK. Anything but OK is rolled back by the caller.
+CREATE OR REPLACE FUNCTION proto_purchase_reservation(
+    p_member uuid, p_reservation uuid, p_scope text, p_key text, p_hash text, p_retention interval,
+    p_request_id text)
+RETURNS TABLE (outcome text, detail text, replay_status integer, replay_body text, order_id uuid,
+               total_points bigint, created_at timestamptz, updated_at timestamptz, history_at timestamptz,
+               items jsonb)
+LANGUAGE plpgsql
+SET lock_timeout = '10s'
+AS $$
+DECLARE
+    claim record;
+    hold record;
+    product record;
+    v_status text;
+    v_unit integer;
+    v_total bigint;
+    v_order uuid;
+    v_created timestamptz;
+    v_updated timestamptz;
+    v_history timestamptz;
+BEGIN
+    SELECT * INTO claim FROM proto_idem_claim(p_scope, p_key, p_hash, p_retention);
+    IF claim.outcome <> 'PROCEED' THEN
+        RETURN QUERY SELECT claim.outcome, NULL::text, claim.status_code, claim.response_body, NULL::uuid,
+                            NULL::bigint, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::jsonb;
+        RETURN;
+    END IF;
+    UPDATE reservations r SET status = 'PURCHASED', updated_at = now()
+    WHERE r.id = p_reservation AND r.member_id = p_member AND r.status = 'HELD' AND r.expires_at > now()
+    RETURNING r.id, r.product_id, r.quantity, r.points, r.hold_entry_id INTO hold;
+    IF NOT FOUND THEN
+        SELECT r.status INTO v_status FROM reservations r WHERE r.id = p_reservation AND r.member_id = p_member;
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT 'RESERVATION_NOT_FOUND'::text, NULL::text, NULL::integer, NULL::text, NULL::uuid,
+                                NULL::bigint, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::jsonb;
+        ELSE
+            RETURN QUERY SELECT 'NOT_PURCHASABLE'::text, CASE WHEN v_status = 'HELD' THEN 'EXPIRED' ELSE v_status END,
+                                NULL::integer, NULL::text, NULL::uuid, NULL::bigint, NULL::timestamptz,
+                                NULL::timestamptz, NULL::timestamptz, NULL::jsonb;
+        END IF;
+        RETURN;
+    END IF;
+    SELECT p.id, p.name, p.description, p.image_url INTO product FROM products p WHERE p.id = hold.product_id;
+    v_unit := hold.points / hold.quantity;
+    v_total := hold.quantity::bigint * v_unit;
+    INSERT INTO orders AS o (member_id, status, source, total_points, payment_entry_id)
+    VALUES (p_member, 'PENDING', 'RESERVATION', v_total, hold.hold_entry_id)
+    RETURNING o.id, o.created_at, o.updated_at INTO v_order, v_created, v_updated;
+    INSERT INTO order_lines (order_id, product_id, product_name, description, image_url, quantity, unit_points_price)
+    VALUES (v_order, product.id, product.name, product.description, product.image_url, hold.quantity, v_unit);
+    INSERT INTO order_status_history AS h (order_id, status) VALUES (v_order, 'PENDING') RETURNING h.at INTO v_history;
+    INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id)
+    VALUES ('OrderCreated', v_order,
+            jsonb_build_object('order_id', v_order, 'member_id', p_member, 'total_points', v_total,
+                               'items', jsonb_build_array(jsonb_build_object('item_id', product.id,
+                                                                             'quantity', hold.quantity))),
+            p_request_id);
+    UPDATE reservations r SET order_id = v_order WHERE r.id = hold.id;
+    RETURN QUERY SELECT 'OK'::text, NULL::text, NULL::integer, NULL::text, v_order, v_total, v_created, v_updated,
+                        v_history,
+                        jsonb_build_array(jsonb_build_object('item_id', product.id, 'name', product.name,
+                                                             'quantity', hold.quantity, 'unit_points_price', v_unit));
+END
+$$;
