@@ -486,6 +486,11 @@ def _report(result: Result, data: dict[str, Any], pgbench: PgBench, workers: int
         elif target is not None:
             result.rows.append((f"  {s} prototype relay p50", f"{r['p50_ms']:.2f} ms (target {target:g} ms)"))
     for c in data["counts"]:
+        if c["scenario"] in COUNT_ONLY:
+            trips = ", ".join(f"{kind} {f['mean']:.1f}" for kind, f in c["flights"].items())
+            result.rows.append((f"{c['scenario']} / {c['variant']}", f"round trips {trips} "
+                                                                     f"(statements/op {c['statements_per_op']:.1f})"))
+    for c in data["counts"]:
         top = "; ".join(f"{st['per_op']:.2f}x {st['exec_ms_per_op']:.3f} ms {st['query'][:60]}"
                         for st in c["top_statements"][:8])
         result.rows.append((f"statements {c['scenario']} / {c['variant']}",
