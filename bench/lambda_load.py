@@ -378,7 +378,8 @@ def run(workers: int | None = None, seconds: float | None = None, quick: bool | 
         bench = Bench(db, workers, variants)
         data["role"] = bench.role
         plan = [(s, v) for s in scenarios for v in variants if v == "today" or s in PROTOTYPED]
-        latency_plan = [(s, v) for s in LATENCY_SCENARIOS if s in scenarios for v in variants for _ in (0, 1)]
+        latency_scenarios = [s for s in LATENCY_SCENARIOS if s in scenarios and (not quick or s in TARGET_TPS_RATIO)]
+        latency_plan = [(s, v) for s in latency_scenarios for v in variants for _ in (0, 1)]
         print(f"  app connects as {bench.role}; {bench.members_per_worker} members per worker, fresh ones each phase")
         bench.setup([workers] * len([p for p in plan if p[0] not in COUNT_ONLY]) + [1] * (len(plan) + len(latency_plan)))
         if "prototype" in variants:
@@ -412,7 +413,7 @@ def run(workers: int | None = None, seconds: float | None = None, quick: bool | 
                 print(f"  round trips: {scenario} / {variant} ({iterations} iterations, counting relay) ...")
                 data["counts"].append(bench.count(scenario, variant, counter, iterations))
             data["hop"] = bench.hop_calibration(hop)
-            for scenario in [s for s in LATENCY_SCENARIOS if s in scenarios]:
+            for scenario in latency_scenarios:
                 for variant in variants:
                     print(f"  latency: {scenario} / {variant}, direct and through the {delay_ms:g} ms relay "
                           f"({latency_seconds:g}s each) ...")
