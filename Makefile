@@ -62,8 +62,13 @@ dead-letters: $(STAMP)
 migrate: $(STAMP)
 	$(PY) -m devtools.migrate
 
+# Benchmarks (not tests; docs/benchmarks.md): every figure beside its same-run baseline, results in bench/results/.
 bench: $(STAMP)
 	$(PY) -m bench.run_all
+
+# The same in ~2-3 minutes (small N, short phases): re-measure after each change.
+bench-quick: $(STAMP)
+	$(PY) -m bench.run_all --quick
 
 clean-venv:
 	rm -rf $(VENV)

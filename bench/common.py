@@ -159,10 +159,13 @@ def _admin_conn(server_url: str):
 
 @contextmanager
 def postgres(database: str = "xanadu_bench", *, stock: int | None = None, log=print,
-             statement_stats: bool = False) -> Iterator[BenchDb]:
+             statement_stats: bool = False, track_planning: bool = True,
+             track_nested: bool = False) -> Iterator[BenchDb]:
     """A server (embedded, or BENCH_DATABASE_URL) with `database` created, migrated and seeded.
 
-    statement_stats: preload pg_stat_statements (embedded server only) for per-statement diagnostics.
+    statement_stats: preload pg_stat_statements (embedded server only) for per-statement diagnostics;
+    track_planning=False keeps its overhead (a spinlock per planned statement) off throughput runs;
+    track_nested=True also records statements run inside functions (the `toplevel` column tells them apart).
     """
     external = os.environ.get("BENCH_DATABASE_URL")
     pg = None
@@ -179,7 +182,8 @@ def postgres(database: str = "xanadu_bench", *, stock: int | None = None, log=pr
         if statement_stats:
             with open(pg.data_dir / "pgdata" / "postgresql.conf", "a") as conf:
                 conf.write("shared_preload_libraries = 'pg_stat_statements'\n"
-                           "pg_stat_statements.track_planning = on\n")
+                           f"pg_stat_statements.track_planning = {'on' if track_planning else 'off'}\n"
+                           f"pg_stat_statements.track = {'all' if track_nested else 'top'}\n")
             pg.stop()
             pg.start()
         server_url = pg.url("postgres")
@@ -208,9 +212,7 @@ def postgres(database: str = "xanadu_bench", *, stock: int | None = None, log=pr
 
 def prepare_app_database(url: str, *, stock: int | None = None) -> None:
     """Migrations and the demo catalog (28 products); optionally a huge stock for write benchmarks."""
-    from chalicelib.platform.config import Settings
-    from chalicelib.platform.db import Database
-    from chalicelib.platform.migrations import apply_all
+    from bench.project import Database, Settings, apply_all
     from devtools.seed import seed_catalog
 
     db = Database(Settings(database_url=url))
@@ -294,8 +296,7 @@ def app_env(database_url: str, aws: Any = None) -> dict[str, str]:
 
 def apply_env(env: dict[str, str]) -> None:
     os.environ.update(env)
-    from chalicelib.platform.config import reset_settings
-    from chalicelib.platform.db import reset_database
+    from bench.project import reset_database, reset_settings
 
     reset_settings()
     reset_database()

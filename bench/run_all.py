@@ -1,14 +1,15 @@
-"""Run every benchmark, print a summary table, write bench/results/<timestamp>.json.
+"""Run every benchmark, print each figure beside its same-run baseline and target, write bench/results/.
 
 Each benchmark runs in its own Python process (as `python -m bench.<name>`), so one benchmark's imported
-app, patched classes or environment never leak into the next. Defaults take about 12 minutes in all (the full-size expiry benchmark is ~9 of them; BENCH_EXPIRY_MEMBERS shrinks it).
+app, patched classes or environment never leak into the next.
 
-  python -m bench.run_all                       # the code in this working tree
-  python -m bench.run_all --only cold_start,catalog_read
+  python -m bench.run_all                       # everything, full size (~12-15 minutes; make bench)
+  python -m bench.run_all --quick               # small N, short phases (~2-3 minutes; make bench-quick)
+  python -m bench.run_all --only lambda_load,cold_start
   python -m bench.run_all --ref HEAD            # a committed version (git archive into a temp dir), measured
                                                 # with this tree's bench/; handy while the tree is mid-edit
-Knobs (env): BENCH_COLD_RUNS, BENCH_CATALOG_CALLS, BENCH_CHECKOUT_SECONDS, BENCH_PGBENCH_SECONDS, BENCH_SOLO_SECONDS,
-BENCH_CLIENTS, BENCH_SQS_MESSAGES, BENCH_EXPIRY_MEMBERS, BENCH_EXPIRY_LOTS_PER_MEMBER, BENCH_DATABASE_URL (use that server instead of an embedded one), BENCH_NAGLE.
+--quick sets BENCH_QUICK=1 and small sizes (see QUICK below) unless the environment already sets them, and
+leaves out sqs_processor (no target in issue 11). Knobs: each benchmark's --help.
 """
 from __future__ import annotations
 
@@ -24,7 +25,18 @@ from pathlib import Path
 
 from bench.common import ROOT, machine_info, verdict, write_json
 
-BENCHMARKS = ("cold_start", "catalog_read", "checkout_throughput", "sqs_processor", "expiry")
+BENCHMARKS = ("lambda_load", "cold_start", "import_time", "catalog_read", "expiry", "sqs_processor")
+QUICK_BENCHMARKS = ("lambda_load", "cold_start", "import_time", "catalog_read", "expiry")
+# Quick mode: enough samples for a ratio that moves when the code does, in about two minutes.
+QUICK = {
+    "BENCH_QUICK": "1",  # lambda_load: 5 s phases, 20 counted iterations, 2 s latency phases, pgbench 2 x 3 s
+    "BENCH_COLD_RUNS": "5",
+    "BENCH_IMPORT_RUNS": "2",
+    "BENCH_CATALOG_CALLS": "600",
+    "BENCH_EXPIRY_MEMBERS": "20000",  # 100,000 lots instead of 1,000,000
+    "BENCH_EXPIRY_REPEATS": "1",
+    "BENCH_SQS_MESSAGES": "300",
+}
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -35,33 +47,79 @@ def _git(*args: str, cwd: Path = ROOT) -> str:
         return ""
 
 
+def _lines(r: dict) -> list[tuple[str, str, str, str]]:
+    """(figure, baseline, project, ratio and target) rows of one benchmark's result."""
+    d, checks = r["data"], {c["what"]: c for c in r["checks"]}
+
+    def judged(what: str, text: str) -> str:
+        c = checks.get(what)
+        return f"{text} ({c['target']}) {verdict(c['ok'])}" if c else text
+
+    name = r["name"]
+    if name == "lambda_load":
+        rows = []
+        base = d["pgbench"]["tps"]
+        for t in d["throughput"]:
+            what = f"{t['scenario']} tps ratio ({d['workers']} workers)"
+            lat = t["latency"].get(t["scenario"], {})  # the scenario's main request (checkout: the checkout call)
+            ratio = f"{t['tps_ratio']:.3f}"
+            rows.append((f"{t['scenario']} x{d['workers']} {t['variant']}", f"pgbench {base:.0f} tps",
+                         f"{t['ops_per_s']:.0f}/s p50 {lat.get('p50_ms', float('nan')):.1f} p99 "
+                         f"{lat.get('p99_ms', float('nan')):.1f} ms",
+                         judged(what, ratio) if t["variant"] == "today" else ratio + " (prototype)"))
+        counts = {(c["scenario"], c["variant"]): c for c in d["counts"]}
+        for (scenario, variant), c in counts.items():
+            trips = ", ".join(f"{k} {v['mean']:.1f}" for k, v in c["flights"].items())
+            rows.append((f"round trips {scenario} {variant}", "counted on the wire", trips,
+                         f"{c['statements_per_op']:.1f} statements/op"))
+        for lat in d["latency"]:
+            kind = lat["scenario"]
+            direct, relay = lat["direct"].get(kind), lat["relay"].get(kind)
+            if not direct or not relay:
+                continue
+            what = f"{kind} p50 via {d['delay_ms']:g} ms relay (ms)"
+            text = f"p50 {relay['p50_ms']:.2f} ms"
+            rows.append((f"{kind} via {d['delay_ms']:g} ms hop {lat['variant']}", f"direct p50 {direct['p50_ms']:.2f} ms",
+                         f"p50 {relay['p50_ms']:.2f} p99 {relay['p99_ms']:.2f} ms",
+                         judged(what, text) if lat["variant"] == "today" and what in checks else text))
+        if "equivalence" in d:
+            rows.append(("prototype == today", "today's code", f"{d['equivalence']['steps']} steps",
+                         "identical" if d["equivalence"]["ok"] else "DIFFERENT"))
+        return rows
+    if name == "cold_start":
+        return [("cold start (median)", f"bare {d['baseline_median_ms']:.1f} ms", f"{d['project_median_ms']:.1f} ms",
+                 judged("median ratio", f"{d['ratio']:.2f}x"))]
+    if name == "import_time":
+        return [("imports (self time)", f"bare {d['baseline_total_ms']:.0f} ms",
+                 f"{d['project_total_ms']:.0f} ms (ours {d['ours_ms']:.0f})", "info: see the per-module list")]
+    if name == "catalog_read":
+        return [("warm catalog p50", f"raw {d['baseline_median_ms']:.3f} ms", f"{d['project_median_ms']:.3f} ms",
+                 judged("median ratio", f"{d['median_ratio']:.2f}x")),
+                ("warm catalog p99", f"raw {d['baseline_p99_ms']:.3f} ms", f"{d['project_p99_ms']:.3f} ms",
+                 judged("p99 ratio", f"{d['p99_ratio']:.2f}x"))]
+    if name == "expiry":
+        return [(f"expiry {d['lots']:,} lots", f"statement {d['statement_s']:.1f} s",
+                 f"job {d['job_s']:.1f} s, {d['job_max_rss_mb']:.0f} MB",
+                 judged("job / statement time", f"{d['ratio']:.2f}x") + "; "
+                 + judged("job peak RSS MB", f"{d['job_max_rss_mb']:.0f} MB"))]
+    if name == "sqs_processor":
+        return [("order events", f"direct {d['baseline_msgs_per_s']:.0f} msg/s", f"{d['project_msgs_per_s']:.0f} msg/s",
+                 judged("throughput ratio", f"{d['ratio']:.2f}x"))]
+    return [(name, "", "", verdict(r["ok"]))]
+
+
 def _summary(results: list[dict], failures: dict[str, str]) -> str:
-    lines = [f"{'benchmark':<21} {'baseline':<26} {'project':<36} {'ratio / check':<34} verdict",
-             "-" * 128]
+    rows = [("figure", "same-run baseline", "project", "ratio (target) verdict")]
     for r in results:
-        d = r["data"]
-        if r["name"] == "cold_start":
-            base = f"{d['baseline_median_ms']:.1f} ms median"
-            proj = f"{d['project_median_ms']:.1f} ms median"
-        elif r["name"] == "sqs_processor":
-            base = f"{d['baseline_msgs_per_s']:.0f} msg/s direct writes"
-            proj = f"{d['project_msgs_per_s']:.0f} msg/s via the SQS handler"
-        elif r["name"] == "expiry":
-            base = f"{d['statement_s']:.1f} s one statement"
-            proj = f"{d['job_s']:.1f} s job, {d['job_max_rss_mb']:.0f} MB peak RSS"
-        elif r["name"] == "catalog_read":
-            base = f"{d['baseline_median_ms']:.3f} / {d['baseline_p99_ms']:.3f} ms p50/p99"
-            proj = f"{d['project_median_ms']:.3f} / {d['project_p99_ms']:.3f} ms p50/p99"
-        else:
-            base = f"{d['pgbench_tps']:.0f} tps (pgbench TPC-B)"
-            proj = f"{d['project_tps']:.1f}/s, p99 {d['checkout_p99_ms']:.1f} ms"
-        checks = [f"{c['what']} {c['value']:g} ({c['target']}) {verdict(c['ok'])}" for c in r["checks"]]
-        lines.append(f"{r['name']:<21} {base:<26} {proj:<36} {checks[0]:<34} {verdict(r['ok'])}")
-        for extra in checks[1:]:
-            lines.append(f"{'':<21} {'':<26} {'':<36} {extra:<34}")
-    for name, error in failures.items():
-        lines.append(f"{name:<21} ERROR: {error}")
-    return "\n".join(lines)
+        rows += _lines(r)
+    rows += [(name, "ERROR", error, "") for name, error in failures.items()]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    out = []
+    for i, row in enumerate(rows):
+        out.append("  ".join(cell.ljust(widths[j]) if j < 3 else cell for j, cell in enumerate(row)))
+        if i == 0:
+            out.append("-" * (sum(widths) + 40))
+    return "\n".join(out)
 
 
 def run_here(only: list[str], results_dir: Path, meta: dict) -> int:
@@ -90,7 +148,7 @@ def run_here(only: list[str], results_dir: Path, meta: dict) -> int:
     return 1 if failures else 0
 
 
-def run_at_ref(ref: str, only: list[str]) -> int:
+def run_at_ref(ref: str, only: list[str], quick: bool = False) -> int:
     """Export `ref` with git archive, put this tree's bench/ in it, and run there."""
     commit = _git("rev-parse", ref)
     if not commit:
@@ -104,27 +162,32 @@ def run_at_ref(ref: str, only: list[str]) -> int:
                         ignore=shutil.ignore_patterns("results", "__pycache__"))
         env = {**os.environ, "BENCH_RESULTS_DIR": str(RESULTS), "BENCH_CODE": f"{ref} = {commit} (git archive)"}
         print(f"measuring {ref} ({commit[:10]}) exported to {tmp}")
-        return subprocess.run([sys.executable, "-m", "bench.run_all", "--only", ",".join(only)],
-                              cwd=tmp, env=env).returncode
+        return subprocess.run([sys.executable, "-m", "bench.run_all", "--only", ",".join(only)]
+                              + (["--quick"] if quick else []), cwd=tmp, env=env).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset of " + ", ".join(BENCHMARKS))
+    parser.add_argument("--only", default=None, help="comma-separated subset of " + ", ".join(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true", help="small N, short phases (~2-3 minutes)")
     parser.add_argument("--ref", help="measure this git ref instead of the working tree")
     args = parser.parse_args(argv)
-    only = [n.strip() for n in args.only.split(",") if n.strip()]
+    if args.quick:
+        for name, value in QUICK.items():
+            os.environ.setdefault(name, value)
+    default = QUICK_BENCHMARKS if args.quick else BENCHMARKS
+    only = [n.strip() for n in (args.only or ",".join(default)).split(",") if n.strip()]
     unknown = [n for n in only if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     if args.ref:
-        return run_at_ref(args.ref, only)
+        return run_at_ref(args.ref, only, args.quick)
     head = _git("rev-parse", "HEAD")
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
     code = os.environ.get("BENCH_CODE") or (f"working tree at {head}" + (" + uncommitted changes" if dirty else "")
                                             if head else "working tree")
     results_dir = Path(os.environ.get("BENCH_RESULTS_DIR") or RESULTS)
-    return run_here(only, results_dir, {"code": code})
+    return run_here(only, results_dir, {"code": code, "quick": args.quick})
 
 
 if __name__ == "__main__":

@@ -41,14 +41,7 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:order-events"
 
 def _records(db_url: str, member_count: int, orders_wanted: int) -> list[dict[str, Any]]:
     """Place `orders_wanted` orders through the project and return their OrderCreated SQS records."""
-    from chalicelib.platform.config import Settings
-    from chalicelib.platform.db import Database
-    from chalicelib.events import outbox
-    from chalicelib.members import repository as members
-    from chalicelib.orders import repository as orders
-    from chalicelib.points import ledger_repository as ledger
-    from chalicelib.orders.placement import place_order
-    from chalicelib.events.relay import envelope
+    from bench.project import Database, Settings, envelope, ledger, members, orders, outbox, place_order
 
     db = Database(Settings(database_url=db_url))
     try:
@@ -148,7 +141,7 @@ def run(messages: int | None = None, blocks: int = 8, relay_messages: int | None
         if relay_records:
             with local_aws() as aws:
                 os.environ.update(aws.app_env())
-                from chalicelib.platform.config import reset_settings
+                from bench.project import reset_settings
 
                 reset_settings()
                 app_module._singletons.clear()
@@ -161,7 +154,7 @@ def run(messages: int | None = None, blocks: int = 8, relay_messages: int | None
                                     "AND published_at IS NOT NULL")[0][0]
                 assert published >= len(relay_records) - BATCH, published
         raw.close()
-        from chalicelib.platform.db import reset_database
+        from bench.project import reset_database
 
         reset_database()
 
