@@ -250,6 +250,7 @@ _CHALICE_CLI = (
     "    import ctypes; ctypes.CDLL(None).prctl(1, signal.SIGTERM)\n"
     "from chalice.local import ChaliceRequestHandler\n"
     "ChaliceRequestHandler.disable_nagle_algorithm = True  # else ~40 ms of delayed-ACK stall per response\n"
+    "import devtools.gateway; devtools.gateway.install()  # unknown paths: 404 with our body, as deployed\n"
     "from chalice.cli import main\n"
     "sys.argv[0] = 'chalice'\n"
     "sys.exit(main())\n"

@@ -70,7 +70,7 @@ def remove_cart_line(item_id: str) -> Response:
 @routes.delete("/prod/cart/item", access=Access.MEMBER, request=RemoveFromCart, responses={204: None})
 def remove_cart_item_or_all() -> Response:
     """With body {"id"}: remove that line; without a body: empty the cart."""
-    wanted = body(RemoveFromCart, allow_empty=True)
+    wanted = body(RemoveFromCart)
     if wanted.id is None:
         cart().clear(current_member_id())
     else:

@@ -131,5 +131,5 @@ def admin_dead_letters() -> Response:
 )
 def admin_redrive_dead_letters() -> Response:
     """Move dead letters back to order-events (body optional: {"limit": n}, default 100)."""
-    wanted = body(RedriveRequest, allow_empty=True)
+    wanted = body(RedriveRequest)
     return http.json_response(RedriveResult(redriven=dead_letters().redrive(wanted.limit)))

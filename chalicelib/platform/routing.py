@@ -122,9 +122,13 @@ def principal() -> Principal:
 M = TypeVar("M", bound=BaseModel)
 
 
-def body(model: type[M], *, allow_empty: bool = False) -> M:
-    """The request body validated against `model` (400 with field details otherwise)."""
-    return http.parse_body(model, current_request().raw_body, get_settings().max_body_bytes, allow_empty=allow_empty)
+def body(model: type[M], *, allow_empty: bool | None = None) -> M:
+    """The request body validated against `model` (400 with field details otherwise).
+
+    A missing or `null` body is accepted exactly when `{}` is valid for the model (http.body_optional,
+    the same test the OpenAPI document uses); `allow_empty` is accepted for compatibility and ignored.
+    """
+    return http.parse_body(model, current_request().raw_body, get_settings().max_body_bytes)
 
 
 def query() -> dict[str, str]:
@@ -178,11 +182,12 @@ class Routes(Blueprint):
             ROUTE_TABLE.append(
                 RouteDoc(path, method, access, summary, request, responses or {200: None}, idempotent, query)
             )
-            endpoint = _guarded(view, path, access)
+            endpoint = _guarded(view, path, access, takes_body=request is not None)
 
             def deferred(app: Chalice, options: dict[str, Any]) -> None:
                 authorizer = _wiring.authorizer if access in (Access.MEMBER, Access.ADMIN) else None
-                app.route(path, methods=[method], cors=CORS, authorizer=authorizer)(endpoint)
+                # Any Content-Type reaches the view: _guarded decides 415 itself, with our error body.
+                app.route(path, methods=[method], cors=CORS, authorizer=authorizer, content_types=["*/*"])(endpoint)
 
             self._deferred_registrations.append(deferred)
             return endpoint
@@ -190,16 +195,20 @@ class Routes(Blueprint):
         return register
 
 
-def _guarded(view: View, path: str, access: Access) -> View:
+def _guarded(view: View, path: str, access: Access, *, takes_body: bool = False) -> View:
     @functools.wraps(view)
     def endpoint(**params: str) -> Response:
         token = _call.set(Call())
         try:
             request = current_request()
             http.check_path_params(params)
+            http.check_request_strings(request.query_params, request.headers)
             limit = get_settings().max_body_bytes
-            if request.raw_body and len(request.raw_body) > limit:
+            raw = request.raw_body
+            if raw and len(raw) > limit:
                 raise PayloadTooLarge(f"Request body exceeds {limit} bytes.")
+            if takes_body and raw and raw.strip():
+                http.check_content_type(request.headers.get("content-type"))
             if access is Access.PARTNER:
                 assert _wiring.partner_gate is not None, "routing.configure was not called"
                 _call.get().partner = _wiring.partner_gate(request.headers.get("x-api-key"))
@@ -220,14 +229,18 @@ def _guarded(view: View, path: str, access: Access) -> View:
 
 
 def http_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Request id on every log line and response; CORS on every response, errors included."""
+    """Request id on every log line and response; CORS and our error body on every response, the ones
+    Chalice answers itself (405, its own 415/400/500) included."""
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
     context = getattr(event, "context", None) or {}
     request_id = context.get("requestId") or str(uuid.uuid4())
     token = logs.request_id_var.set(request_id)
     started = time.perf_counter()
     try:
-        response = get_response(event)
+        response = http.framework_error_to_ours(get_response(event))
+    except Exception:
+        log.exception("unhandled error outside a view")
+        response = http.internal_error_response()
     finally:
         logs.request_id_var.reset(token)
     for name, value in http.CORS_HEADERS.items():
