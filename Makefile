@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-e2e lint format reset token jobs dead-letters bench migrate clean-venv
+.PHONY: run test test-unit test-integration test-e2e fuzz fuzz-short faults faults-short lint format reset token jobs dead-letters bench migrate clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ test-integration: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+# Schemathesis over /openapi.json with member, admin and partner credentials (tests/fuzz): zero 5xx and zero
+# responses the document does not describe. CI runs the short budget; FUZZ_SECONDS sets any other.
+FUZZ_SECONDS ?= 900
+fuzz: $(STAMP)
+	XANADU_FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q tests/fuzz $(PYTEST_ARGS)
+
+fuzz-short: $(STAMP)
+	XANADU_FUZZ_SECONDS=150 $(PY) -m pytest -q tests/fuzz $(PYTEST_ARGS)
 
 # What CI checks before the tests: lint, format and strict types (configuration in pyproject.toml).
 LINTED := app.py chalicelib tests

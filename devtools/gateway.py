@@ -44,3 +44,7 @@ def install() -> None:
 
     handle_request._xanadu_gateway = True  # type: ignore[attr-defined]
     local.LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
+    # http.server answers methods its handler has no do_X for with its own 501 HTML page; let them reach
+    # the app, which answers 405 with our body (as it does for any method a path does not have).
+    for method in ("TRACE", "CONNECT", "PROPFIND", "QUERY"):
+        setattr(local.ChaliceRequestHandler, f"do_{method}", local.ChaliceRequestHandler._generic_handle)

@@ -85,7 +85,23 @@ def clear_cart() -> Response:
     return http.empty_response()
 
 
-@routes.post("/prod/cart/checkout", access=Access.MEMBER, responses={200: CheckoutSuccess})
+@routes.post(
+    "/prod/cart/checkout",
+    access=Access.MEMBER,
+    responses={200: (CheckoutSuccess, CheckoutFailure)},
+    links={
+        200: {
+            "GetOrder": {
+                "operationId": "get_prod_orders_order_id",
+                "parameters": {"order_id": "$response.body#/orderId"},
+            },
+            "GetTransaction": {
+                "operationId": "get_prod_points_tx_tx_id",
+                "parameters": {"tx_id": "$response.body#/txId"},
+            },
+        }
+    },
+)
 def checkout() -> Response:
     """Spend points on the cart. Business outcomes are HTTP 200 with success true/false (frontend contract)."""
     try:

@@ -263,6 +263,17 @@ def check_path_params(params: dict[str, str]) -> None:
             )
 
 
+def check_query_names(query: Mapping[str, Any] | None, allowed: tuple[str, ...]) -> None:
+    """A query parameter the route does not take is refused (like an unknown body field), not ignored."""
+    unknown = sorted(name for name in (query or {}) if name not in allowed)
+    if unknown:
+        shown = ", ".join(repr(n) if text_problem(n) is None else "(not text)" for n in unknown)
+        raise errors.ValidationFailed(
+            f"Unknown query parameter(s): {shown}.",
+            details=[{"field": n if text_problem(n) is None else "query", "message": "unknown"} for n in unknown],
+        )
+
+
 def check_request_strings(query: Mapping[str, Any] | None, headers: Mapping[str, str] | None) -> None:
     """Query parameters (every value of a repeated one) and header values obey the same text rule."""
     getlist = getattr(query, "getlist", None)

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from chalice.app import Authorizer, Blueprint, Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel
@@ -62,9 +62,13 @@ class RouteDoc:
     access: Access
     summary: str
     request: type[BaseModel] | None
-    responses: Mapping[int, type[BaseModel] | None]
+    # A status's body: one model, several (any of them, e.g. checkout's success true/false), or none.
+    responses: Mapping[int, type[BaseModel] | tuple[type[BaseModel], ...] | None]
     idempotent: bool = False
     query: tuple[str, ...] = ()
+    partner_kind: str | None = None  # partner routes: the kind of partner whose key they take
+    # OpenAPI links from a response to other operations (stateful fuzzing follows them).
+    links: Mapping[int, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
 
 # Every declared operation, in declaration order: the source of /openapi.json.
@@ -173,16 +177,29 @@ class Routes(Blueprint):
         *,
         access: Access = Access.PUBLIC,
         request: type[BaseModel] | None = None,
-        responses: Mapping[int, type[BaseModel] | None] | None = None,
+        responses: Mapping[int, type[BaseModel] | tuple[type[BaseModel], ...] | None] | None = None,
         idempotent: bool = False,
         query: tuple[str, ...] = (),
+        partner: str | None = None,
+        links: Mapping[int, Mapping[str, Mapping[str, Any]]] | None = None,
     ) -> Callable[[View], View]:
         def register(view: View) -> View:
             summary = (view.__doc__ or view.__name__).strip().split("\n")[0]
             ROUTE_TABLE.append(
-                RouteDoc(path, method, access, summary, request, responses or {200: None}, idempotent, query)
+                RouteDoc(
+                    path,
+                    method,
+                    access,
+                    summary,
+                    request,
+                    responses or {200: None},
+                    idempotent,
+                    query,
+                    partner,
+                    links or {},
+                )
             )
-            endpoint = _guarded(view, path, access, takes_body=request is not None)
+            endpoint = _guarded(view, path, access, takes_body=request is not None, query=query, partner=partner)
 
             def deferred(app: Chalice, options: dict[str, Any]) -> None:
                 authorizer = _wiring.authorizer if access in (Access.MEMBER, Access.ADMIN) else None
@@ -195,7 +212,19 @@ class Routes(Blueprint):
         return register
 
 
-def _guarded(view: View, path: str, access: Access, *, takes_body: bool = False) -> View:
+class _Partner(Protocol):
+    def require(self, *kinds: Any) -> None: ...
+
+
+def _guarded(
+    view: View,
+    path: str,
+    access: Access,
+    *,
+    takes_body: bool = False,
+    query: tuple[str, ...] = (),
+    partner: str | None = None,
+) -> View:
     @functools.wraps(view)
     def endpoint(**params: str) -> Response:
         token = _call.set(Call())
@@ -203,6 +232,7 @@ def _guarded(view: View, path: str, access: Access, *, takes_body: bool = False)
             request = current_request()
             http.check_path_params(params)
             http.check_request_strings(request.query_params, request.headers)
+            http.check_query_names(request.query_params, query)
             limit = get_settings().max_body_bytes
             raw = request.raw_body
             if raw and len(raw) > limit:
@@ -211,7 +241,10 @@ def _guarded(view: View, path: str, access: Access, *, takes_body: bool = False)
                 http.check_content_type(request.headers.get("content-type"))
             if access is Access.PARTNER:
                 assert _wiring.partner_gate is not None, "routing.configure was not called"
-                _call.get().partner = _wiring.partner_gate(request.headers.get("x-api-key"))
+                caller: _Partner = _wiring.partner_gate(request.headers.get("x-api-key"))  # type: ignore[assignment]
+                if partner is not None:
+                    caller.require(partner)
+                _call.get().partner = caller
             elif access is Access.MEMBER:
                 _call.get().principal = get_authenticator().principal(request.headers, request.context)
             elif access is Access.ADMIN:

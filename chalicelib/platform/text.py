@@ -8,10 +8,14 @@ from the database driver.
 
 from __future__ import annotations
 
+# ASCII white space: what every pattern of the OpenAPI document means by it (JSON Schema's `\s` and
+# Python's disagree on control characters such as \x1d, so neither side uses `\s`).
+WHITE = " \t\n\r\f\v"
+
 
 def normalize_email(value: str) -> str:
     """The one normal form of an email address: trimmed, lower-cased. Every comparison uses it."""
-    return value.strip().lower()
+    return value.strip(WHITE).lower()
 
 
 def text_problem(value: str) -> str | None:
