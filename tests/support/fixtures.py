@@ -68,6 +68,7 @@ def environment(database_url: str, aws: localaws.LocalAws) -> Iterator[None]:
         "STAGE": "test",
         "LOG_LEVEL": "WARNING",
         "EMAIL_MODE": "log",
+        "EMAIL_OUTBOX_DIR": tempfile.mkdtemp(prefix="xanadu-test-email-"),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
