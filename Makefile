@@ -37,6 +37,16 @@ fuzz: $(STAMP)
 fuzz-short: $(STAMP)
 	XANADU_FUZZ_SECONDS=150 $(PY) -m pytest -q tests/fuzz $(PYTEST_ARGS)
 
+# The fault suite (tests/faults): mixed load while database connections are killed, the database restarts,
+# the queue service freezes and dies, the API dies after a commit; then every invariant. Seconds of load
+# per scenario: FAULT_SECONDS (CI: the short run).
+FAULT_SECONDS ?= 60
+faults: $(STAMP)
+	XANADU_FAULTS_SECONDS=$(FAULT_SECONDS) $(PY) -m pytest -q -s tests/faults $(PYTEST_ARGS)
+
+faults-short: $(STAMP)
+	XANADU_FAULTS_SECONDS=12 $(PY) -m pytest -q -s tests/faults $(PYTEST_ARGS)
+
 # What CI checks before the tests: lint, format and strict types (configuration in pyproject.toml).
 LINTED := app.py chalicelib tests
 lint: $(STAMP)

@@ -64,7 +64,7 @@ def lock(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> OrderHead | N
     """Row-lock the order for a status change; with `member_id`, only if it is that member's."""
     return tx.row(
         OrderHead,
-        f"SELECT {_HEAD} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m) FOR UPDATE",
+        f"SELECT {_HEAD} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m) FOR NO KEY UPDATE",
         o=order_id,
         m=member_id,
     )
