@@ -4,8 +4,10 @@ API (chalice local, as make run serves it, with tests/faults/injection.py loaded
 the local worker (SQS poller and schedules, devtools/worker.py) plus the test's own load and checks.
 
 Collected only when XANADU_FAULTS_SECONDS (seconds of load per scenario) is set. Short liveness bounds
-(ORDER_RESEND_AFTER_SECONDS=10, ORDER_FAIL_AFTER_SECONDS=40) so "every order reaches CONFIRMED or a
-final state within the bound" is checked in seconds, not the production hour.
+(ORDER_RESEND_AFTER_SECONDS=20, ORDER_FAIL_AFTER_SECONDS=90) so "every order reaches CONFIRMED or a
+final state within the bound" is checked in a minute or two, not the production hour (the bounds must stay
+above the time this loaded machine needs to drain the queue: below it, recovery fails orders that are
+merely queued, which is correct but not what the suite wants to see).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 collect_ignore_glob = [] if os.environ.get("XANADU_FAULTS_SECONDS") else ["test_*.py"]
 
-RESEND_AFTER, FAIL_AFTER = 10, 40
+RESEND_AFTER, FAIL_AFTER = 20, 90
 os.environ.setdefault("ORDER_RESEND_AFTER_SECONDS", str(RESEND_AFTER))
 os.environ.setdefault("ORDER_FAIL_AFTER_SECONDS", str(FAIL_AFTER))
 

