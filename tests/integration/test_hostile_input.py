@@ -177,3 +177,45 @@ def test_finding_6_bodies_the_document_marks_optional_may_be_missing_or_null(api
 def test_finding_6_a_required_body_that_is_null_is_400_naming_the_body(api):
     body = assert_our_error(api.post("/prod/cart/item", as_user=MEMBER, raw=b"null"), 400, "VALIDATION_ERROR")
     assert body["details"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    "path, payload",
+    [
+        ("/admin/products", {"sku": "X-1", "name": "a\ud800", "category": "C", "points_price": 1}),
+        ("/customers", {"email": "s@example.com", "first_name": "\udfff", "last_name": "L"}),
+        ("/admin/partners", {"name": "\ud83d", "kind": "STORE"}),
+    ],
+)
+def test_admin_bodies_with_a_lone_surrogate_are_400_and_write_nothing(api, db, path, payload):
+    """JSON can spell a lone surrogate (\\ud800), which has no UTF-8 form (the database driver cannot encode
+    it). The parser's text rule refuses it in any string; pydantic's str fields would as well."""
+    raw = json.dumps(payload).encode()  # json.dumps keeps the surrogate as a \\udxxx escape
+    assert_our_error(api.post(path, as_user=ADMIN, admin=True, raw=raw), 400, "VALIDATION_ERROR")
+    with db.reader() as tx:
+        assert tx.fetch_value("SELECT count(*) FROM members") == 0
+        assert tx.fetch_value("SELECT count(*) FROM partners") == 0
+        assert tx.fetch_value("SELECT count(*) FROM products WHERE sku = 'X-1'") == 0
+
+
+def test_finding_4_stock_raised_past_the_integer_column_is_a_409_not_a_500(api, db, product_ids):
+    """The admin schemathesis run's remaining 500: PUT /admin/products/{id}/stock {"delta": n} repeated until the
+    level passed the integer column's 2^31 - 1 (PostgreSQL 22003). A level is bounded like the one an admin sets."""
+    item = product_ids["T-TEE"]
+    admin = {"as_user": ADMIN, "admin": True}
+    assert api.put(f"/admin/products/{item}/stock", json_body={"stock": 10_000_000}, **admin).status_code == 200
+    with db.transaction() as tx:  # as if many deltas had been applied: just below the column's limit
+        tx.execute("UPDATE products SET stock = 2147483000 WHERE id = :i", i=item)
+    body = assert_our_error(
+        api.put(f"/admin/products/{item}/stock", json_body={"delta": 10_000_000}, **admin), 409, "STOCK_ABOVE_MAXIMUM"
+    )
+    assert body["details"][0]["delta"] == 10_000_000
+    with db.transaction() as tx:
+        tx.execute("UPDATE products SET stock = 9000000 WHERE id = :i", i=item)
+    assert_our_error(
+        api.put(f"/admin/products/{item}/stock", json_body={"delta": 1_000_001}, **admin), 409, "STOCK_ABOVE_MAXIMUM"
+    )
+    assert (
+        api.put(f"/admin/products/{item}/stock", json_body={"delta": 1_000_000}, **admin).json_body["product"]["stock"]
+        == 10_000_000
+    )
