@@ -26,7 +26,7 @@ def _call(base: str, method: str, path: str, token: str | None = None, body: Any
 class RunningStack:
     """`python -m devtools.run` in a subprocess, on free ports and a private data dir."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, log_level: str = "WARNING") -> None:
         from devtools.localdb import free_port
 
         self.data_dir = data_dir
@@ -35,7 +35,7 @@ class RunningStack:
         self._log = log
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # the suite's own database
         env.update({f"XANADU_{name}_PORT": str(port) for name, port in self.ports.items()})
-        env.update(XANADU_DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+        env.update(XANADU_DATA_DIR=str(data_dir), LOG_LEVEL=log_level, PYTHONUNBUFFERED="1")
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "devtools.run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
@@ -79,8 +79,8 @@ def launch(tmp_path: Path) -> Iterator[Callable[[Path], RunningStack]]:
 
     stacks: list[RunningStack] = []
 
-    def start(data_dir: Path) -> RunningStack:
-        stacks.append(RunningStack(data_dir, tmp_path / f"run-{len(stacks) + 1}.log"))
+    def start(data_dir: Path, log_level: str = "WARNING") -> RunningStack:
+        stacks.append(RunningStack(data_dir, tmp_path / f"run-{len(stacks) + 1}.log", log_level))
         return stacks[-1]
 
     yield start
