@@ -4,10 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+.PHONY: run test test-unit test-integration test-e2e browser-test fuzz fuzz-short faults faults-short lint format \
+	reset token jobs dead-letters bench bench-quick migrate clean-venv package deploy deploy-check
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 packages with pip and requires <26.3
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -26,6 +28,25 @@ test-integration: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+# Schemathesis over /openapi.json with member, admin and partner credentials (tests/fuzz): zero 5xx and zero
+# responses the document does not describe. CI runs the short budget; FUZZ_SECONDS sets any other.
+FUZZ_SECONDS ?= 900
+fuzz: $(STAMP)
+	XANADU_FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q tests/fuzz $(PYTEST_ARGS)
+
+fuzz-short: $(STAMP)
+	XANADU_FUZZ_SECONDS=150 $(PY) -m pytest -q tests/fuzz $(PYTEST_ARGS)
+
+# The fault suite (tests/faults): mixed load while database connections are killed, the database restarts,
+# the queue service freezes and dies, the API dies after a commit; then every invariant. Seconds of load
+# per scenario: FAULT_SECONDS (CI: the short run).
+FAULT_SECONDS ?= 60
+faults: $(STAMP)
+	XANADU_FAULTS_SECONDS=$(FAULT_SECONDS) $(PY) -m pytest -q -s tests/faults $(PYTEST_ARGS)
+
+faults-short: $(STAMP)
+	XANADU_FAULTS_SECONDS=12 $(PY) -m pytest -q -s tests/faults $(PYTEST_ARGS)
 
 # What CI checks before the tests: lint, format and strict types (configuration in pyproject.toml).
 LINTED := app.py chalicelib tests

@@ -79,6 +79,12 @@ def release_expired_reservations(event: Any) -> dict[str, Any]:
     )
 
 
+@app.schedule("rate(5 minutes)", name="recover_stalled_orders")
+def recover_stalled_orders(event: Any) -> dict[str, Any]:
+    """Liveness: re-send OrderCreated of orders PENDING too long, fail (refund, restock) those past the bound."""
+    return run_scheduled("recover_stalled_orders", event, lambda stop: services().order_recovery.run(should_stop=stop))
+
+
 @app.schedule("rate(1 hour)", name="housekeeping")
 def housekeeping(event: Any) -> dict[str, Any]:
     """Purge idempotency keys past 24 h, published outbox rows and old processed-event ids."""

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .operations.housekeeping import Housekeeping
     from .orders.dead_letters import DeadLetterService
     from .orders.processor import OrderEventProcessor
+    from .orders.recovery import OrderRecovery
     from .orders.service import OrderService
     from .partners.service import PartnerService
     from .points.earning import EarningService
@@ -107,6 +108,12 @@ class Services:
         from .orders.processor import OrderEventProcessor
 
         return OrderEventProcessor(self.db, self.settings, self.sqs, FulfilmentClient(self.settings), self.notifier)
+
+    @cached_property
+    def order_recovery(self) -> OrderRecovery:
+        from .orders.recovery import OrderRecovery
+
+        return OrderRecovery(self.db, self.settings, self.reservations)
 
     @cached_property
     def dead_letters(self) -> DeadLetterService:

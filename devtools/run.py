@@ -187,6 +187,8 @@ def _run(settings: RunSettings, cleanup: ExitStack) -> int:
     info = StackInfo(f"http://127.0.0.1:{settings.api_port}", images_url, app_database_url, aws, os.getpid())
     os.environ.update(info.app_env())
     os.environ["LOG_LEVEL"] = settings.log_level
+    # Member email (EMAIL_MODE=log) goes to files here, never to the log: the log carries no personal data.
+    os.environ.setdefault("EMAIL_OUTBOX_DIR", str(settings.data_dir / "email-outbox"))
     info.save(settings.data_dir)
 
     api = _start_api(settings, cleanup)
@@ -261,6 +263,7 @@ _CHALICE_CLI = (
     "from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer\n"
     "ChaliceRequestHandler.disable_nagle_algorithm = True  # else ~40 ms of delayed-ACK stall per response\n"
     "ThreadedHTTPServer.request_queue_size = 256  # listen backlog: socketserver's 5 resets bursts of clients\n"
+    "import devtools.gateway; devtools.gateway.install()  # unknown paths: 404 with our body, as deployed\n"
     "from chalice.cli import main\n"
     "sys.argv[0] = 'chalice'\n"
     "sys.exit(main())\n"
@@ -325,6 +328,7 @@ def _print_banner(settings: RunSettings, info: StackInfo, worker_lines: list[str
         f"  Images      {info.images_url}/<SKU>.svg",
         f"  AWS (moto)  {info.aws.endpoint}   user pool {info.aws.user_pool_id}, client {info.aws.client_id}",
         f"  Database    {database}",
+        f"  Email       {os.environ.get('EMAIL_OUTBOX_DIR')}/*.eml   (member email is written here, not sent)",
         "  Worker      " + ("\n              ".join(worker_lines) if worker_lines else "no SQS or schedule handlers"),
         f"  Demo users  {member[0]} / {member[1]}",
         f"              {admin[0]} / {admin[1]}   (group {localaws.ADMIN_GROUP})",

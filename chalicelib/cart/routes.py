@@ -70,7 +70,7 @@ def remove_cart_line(item_id: str) -> Response:
 @routes.delete("/prod/cart/item", access=Access.MEMBER, request=RemoveFromCart, responses={204: None})
 def remove_cart_item_or_all() -> Response:
     """With body {"id"}: remove that line; without a body: empty the cart."""
-    wanted = body(RemoveFromCart, allow_empty=True)
+    wanted = body(RemoveFromCart)
     if wanted.id is None:
         cart().clear(current_member_id())
     else:
@@ -85,7 +85,23 @@ def clear_cart() -> Response:
     return http.empty_response()
 
 
-@routes.post("/prod/cart/checkout", access=Access.MEMBER, responses={200: CheckoutSuccess})
+@routes.post(
+    "/prod/cart/checkout",
+    access=Access.MEMBER,
+    responses={200: (CheckoutSuccess, CheckoutFailure)},
+    links={
+        200: {
+            "GetOrder": {
+                "operationId": "get_prod_orders_order_id",
+                "parameters": {"order_id": "$response.body#/orderId"},
+            },
+            "GetTransaction": {
+                "operationId": "get_prod_points_tx_tx_id",
+                "parameters": {"tx_id": "$response.body#/txId"},
+            },
+        }
+    },
+)
 def checkout() -> Response:
     """Spend points on the cart. Business outcomes are HTTP 200 with success true/false (frontend contract)."""
     try:

@@ -51,7 +51,13 @@ class ProductAdminService:
         with self._db.transaction() as tx:
             changed = products.add_stock(tx, product_id, delta)
             if changed is None:
-                _found(products.get_any(tx, product_id))
+                current = _found(products.get_any(tx, product_id))
+                if delta > 0:
+                    raise Conflict(
+                        f"The stock would exceed {products.MAX_STOCK}.",
+                        code="STOCK_ABOVE_MAXIMUM",
+                        details=[{"stock": current.stock, "delta": delta}],
+                    )
                 raise Conflict("The stock would go below zero.", code="STOCK_BELOW_ZERO")
             return changed
 

@@ -89,14 +89,19 @@ def set_stock(tx: Tx, product_id: UUID, stock: int) -> StockedProduct | None:
     )
 
 
+MAX_STOCK = 10_000_000  # the largest level an admin may set (StockUpdate); far below the integer column's limit
+
+
 def add_stock(tx: Tx, product_id: UUID, delta: int) -> StockedProduct | None:
-    """Relative change, safe beside concurrent checkouts; None if unknown or it would go below zero."""
+    """Relative change, safe beside concurrent checkouts; None if unknown or it would leave 0..MAX_STOCK."""
     return tx.row(
         StockedProduct,
-        "UPDATE products SET stock = stock + :d, updated_at = now() WHERE id = :id AND stock + :d >= 0 "
+        "UPDATE products SET stock = stock + :d, updated_at = now() "
+        "WHERE id = :id AND stock + CAST(:d AS bigint) BETWEEN 0 AND :max "
         f"RETURNING {_STOCKED}",
         id=product_id,
         d=delta,
+        max=MAX_STOCK,
     )
 
 

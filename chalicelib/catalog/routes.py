@@ -40,7 +40,26 @@ def product_admin() -> ProductAdminService:
     return services().product_admin
 
 
-@routes.get("/prod/products", responses={200: ProductList})
+@routes.get(
+    "/prod/products",
+    responses={200: ProductList},
+    links={
+        200: {
+            "AddToCart": {
+                "operationId": "post_prod_cart_item",
+                "requestBody": {"id": "$response.body#/products/0/id", "quantity": 1},
+            },
+            "Reserve": {
+                "operationId": "post_prod_reservations",
+                "requestBody": {"item_id": "$response.body#/products/1/id", "quantity": 1},
+            },
+            "GetProduct": {
+                "operationId": "get_prod_products_item_id",
+                "parameters": {"item_id": "$response.body#/products/2/id"},
+            },
+        }
+    },
+)
 def list_products() -> Response:
     """All active rewards, sorted by name."""
     return http.json_response(ProductList.model_validate({"products": catalog().products()}))
@@ -83,6 +102,17 @@ def admin_products() -> Response:
     access=Access.ADMIN,
     request=ProductCreate,
     responses={201: AdminProductEnvelope, 400: None, 409: None},
+    links={
+        201: {
+            name: {"operationId": op, "parameters": {"item_id": "$response.body#/product/id"}}
+            for name, op in (
+                ("GetProduct", "get_prod_products_item_id"),
+                ("UpdateProduct", "put_admin_products_item_id"),
+                ("SetStock", "put_admin_products_item_id_stock"),
+                ("DeactivateProduct", "delete_admin_products_item_id"),
+            )
+        }
+    },
 )
 def admin_create_product() -> Response:
     """Add a reward to the catalog (409 SKU_EXISTS)."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 from ..platform.schemas import Body, Out, Text
 
@@ -47,8 +47,8 @@ class ProductCreate(Body):
     description: Text = Field(default="", max_length=2000)
     category: Text = Field(..., min_length=1, max_length=100)
     points_price: StrictInt = Field(..., ge=1, le=10_000_000)
-    usd_price: float | None = Field(default=None, ge=0, le=1_000_000)
-    rating: float | None = Field(default=None, ge=0, le=5)
+    usd_price: StrictFloat | None = Field(default=None, ge=0, le=1_000_000)
+    rating: StrictFloat | None = Field(default=None, ge=0, le=5)
     image_url: Text | None = Field(default=None, max_length=2000)
     stock: StrictInt = Field(default=0, ge=0, le=10_000_000)
     active: StrictBool = True
@@ -57,13 +57,16 @@ class ProductCreate(Body):
 class ProductUpdate(Body):
     """PUT /admin/products/{id}: the fields to change (at least one). Stock has its own route."""
 
+    NOT_NULL: ClassVar[tuple[str, ...]] = ("sku", "name", "category", "points_price", "active", "description")
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {"minProperties": 1}
+
     sku: Text | None = Field(default=None, min_length=1, max_length=64, pattern=_SKU)
     name: Text | None = Field(default=None, min_length=1, max_length=200)
     description: Text | None = Field(default=None, max_length=2000)
     category: Text | None = Field(default=None, min_length=1, max_length=100)
     points_price: StrictInt | None = Field(default=None, ge=1, le=10_000_000)
-    usd_price: float | None = Field(default=None, ge=0, le=1_000_000)
-    rating: float | None = Field(default=None, ge=0, le=5)
+    usd_price: StrictFloat | None = Field(default=None, ge=0, le=1_000_000)
+    rating: StrictFloat | None = Field(default=None, ge=0, le=5)
     image_url: Text | None = Field(default=None, max_length=2000)
     active: StrictBool | None = None
 
@@ -82,6 +85,9 @@ class ProductUpdate(Body):
 
 class StockUpdate(Body):
     """PUT /admin/products/{id}/stock: an absolute level {"stock": n} or a change {"delta": n}."""
+
+    NOT_NULL: ClassVar[tuple[str, ...]] = ("stock", "delta")
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {"oneOf": [{"required": ["stock"]}, {"required": ["delta"]}]}
 
     stock: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     delta: StrictInt | None = Field(default=None, ge=-10_000_000, le=10_000_000)

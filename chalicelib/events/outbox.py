@@ -89,6 +89,17 @@ def backlog(tx: Tx) -> int:
     return int(tx.fetch_value("SELECT count(*) FROM outbox_events WHERE published_at IS NULL") or 0)
 
 
+def unpublished_before(tx: Tx, before: datetime) -> tuple[int, datetime | None]:
+    """How many events written before `before` are still unpublished, and when the oldest was written."""
+    row = tx.fetch_one(
+        "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox_events "
+        "WHERE published_at IS NULL AND created_at < :before",
+        before=before,
+    )
+    assert row is not None
+    return int(row["n"]), row["oldest"]
+
+
 def purge_published_before(tx: Tx, cutoff: datetime, batch: int) -> int:
     return tx.execute(
         "DELETE FROM outbox_events WHERE id = ANY(ARRAY(SELECT id FROM outbox_events "

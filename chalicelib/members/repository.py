@@ -116,7 +116,7 @@ def update_profile(tx: Tx, member_id: UUID, changes: dict[str, Any]) -> Member |
 
 def lock(tx: Tx, member_id: UUID) -> Balance | None:
     """Lock the member row (the ledger's lock order starts here); its balance and stored tier."""
-    return tx.row(Balance, "SELECT id, balance, tier FROM members WHERE id = :id FOR UPDATE", id=member_id)
+    return tx.row(Balance, "SELECT id, balance, tier FROM members WHERE id = :id FOR NO KEY UPDATE", id=member_id)
 
 
 def set_tier(tx: Tx, member_id: UUID, tier: Tier) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ..platform import http
-from ..platform.errors import ValidationFailed
+from ..platform.errors import Conflict
 from ..platform.routing import Access, Routes, body, query
 from .identity import current_member_id
 from .models import Profile
@@ -50,18 +50,23 @@ def customer_profile() -> Response:
     "/customer",
     access=Access.MEMBER,
     request=ProfileUpdate,
-    responses={200: CustomerProfile, 400: None, 401: None},
+    responses={200: CustomerProfile, 400: None, 401: None, 409: None},
 )
 def update_customer_profile() -> Response:
     """Change the member's names, phone (E.164) or address; the email belongs to sign-in."""
     wanted = body(ProfileUpdate)
     me = current_member_id()
     current = members().profile(me)
+    # id and email may be sent back as read; a different value conflicts with the profile (409, not 400:
+    # the body is well-formed, the document cannot know the member's own id or address).
     if wanted.id is not None and wanted.id != me:
-        raise ValidationFailed("id is not yours.", details=[{"field": "id", "message": "must be your member id"}])
+        raise Conflict(
+            "id is not yours.", code="READ_ONLY_FIELD", details=[{"field": "id", "message": "must be your member id"}]
+        )
     if wanted.email is not None and wanted.email.strip().lower() != current.email:
-        raise ValidationFailed(
+        raise Conflict(
             "The email address is changed where you sign in, not here.",
+            code="READ_ONLY_FIELD",
             details=[{"field": "email", "message": "cannot be changed here"}],
         )
     return http.json_response(CustomerProfile.of(members().update_profile(me, wanted.changes())))
@@ -75,7 +80,18 @@ def admin_customers() -> Response:
 
 
 @routes.post(
-    "/customers", access=Access.ADMIN, request=CustomerCreate, responses={201: CustomerEnvelope, 400: None, 409: None}
+    "/customers",
+    access=Access.ADMIN,
+    request=CustomerCreate,
+    responses={201: CustomerEnvelope, 400: None, 409: None},
+    links={
+        201: {
+            "GetCustomer": {
+                "operationId": "get_customers_customer_id",
+                "parameters": {"customer_id": "$response.body#/customer/id"},
+            }
+        }
+    },
 )
 def admin_create_customer() -> Response:
     """In-store sign-up: the member exists before their first sign-in (409 MEMBER_EXISTS if the email does)."""

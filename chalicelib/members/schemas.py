@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from ..platform.schemas import Body, Email, Out, Text, UtcTimestamp
 from ..platform.text import no_nul
@@ -14,19 +14,27 @@ from ..points.models import Tier
 from ..points.schemas import ExpiringPoints
 from .models import Customer, Member
 
-_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
-_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+_E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
+_PHONE_PUNCTUATION = re.compile(r"[ \t\n\r\f\v().-]")
+# The same rule as one pattern for the document: E.164 with any of the ignored punctuation around the
+# digits, or punctuation only (which clears the phone).
+_P = r"[ \t\n\r\f\v().-]"
+PHONE_PATTERN = rf"^{_P}*(\+{_P}*[1-9]({_P}*[0-9]){{1,14}})?{_P}*$"
 
 
 def _phone(value: str) -> str:
     """E.164 (+ and up to 15 digits); spaces, dots, dashes and parentheses are ignored; "" clears it."""
+    if len(value) > 40:
+        raise ValueError("must be at most 40 characters")
     value = _PHONE_PUNCTUATION.sub("", no_nul(value))
     if value and not _E164.match(value):
         raise ValueError("must be a phone number in E.164 form, like +15555550100")
     return value
 
 
-Phone = Annotated[str, AfterValidator(_phone)]
+Phone = Annotated[
+    str, AfterValidator(_phone), WithJsonSchema({"type": "string", "pattern": PHONE_PATTERN, "maxLength": 40})
+]
 
 
 class Address(Out):
@@ -71,6 +79,8 @@ class ProfileUpdate(Body):
     `id` and `email` may be sent back unchanged (a client PUTting the profile it read); the email
     belongs to sign-in and cannot be changed here.
     """
+
+    NOT_NULL: ClassVar[tuple[str, ...]] = ("firstName", "lastName", "phone", "address")
 
     id: UUID | None = None
     email: Text | None = Field(default=None, max_length=320)

@@ -146,9 +146,8 @@ def parse_status(value: str | None) -> OrderStatus | None:
     """A `?status=` filter: None when absent; an unknown status is a validation error."""
     if value is None or value == "":
         return None
-    wanted = value.strip().upper()
-    for status in STATUSES:
-        if status == wanted:
+    for status in STATUSES:  # exactly as the OpenAPI document lists them
+        if status == value:
             return status
     raise ValidationFailed(
         f"status must be one of {', '.join(STATUSES)}.", details=[{"field": "status", "message": "unknown status"}]

@@ -97,3 +97,11 @@ class DeadLetter:
     sent_at: datetime | None
     event_type: str | None
     body: str
+
+
+@dataclass(frozen=True)
+class StalledOrder:
+    """An order still PENDING, as the recovery job sees it."""
+
+    order_id: UUID
+    created_at: datetime

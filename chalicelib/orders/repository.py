@@ -16,6 +16,7 @@ from .models import (
     OrderLine,
     OrderSource,
     OrderStatus,
+    StalledOrder,
     StatusChange,
     StockLine,
     order_total,
@@ -63,7 +64,7 @@ def lock(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> OrderHead | N
     """Row-lock the order for a status change; with `member_id`, only if it is that member's."""
     return tx.row(
         OrderHead,
-        f"SELECT {_HEAD} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m) FOR UPDATE",
+        f"SELECT {_HEAD} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m) FOR NO KEY UPDATE",
         o=order_id,
         m=member_id,
     )
@@ -149,3 +150,31 @@ def _with_details(tx: Tx, rows: list[dict[str, Any]]) -> list[Order]:
     ):
         history.setdefault(change.pop("order_id"), []).append(StatusChange(**change))
     return [Order(**r, items=lines.get(r["id"], []), history=history.get(r["id"], [])) for r in rows]
+
+
+# -- liveness (orders/recovery.py) -----------------------------------------------------------------
+def pending_before(tx: Tx, before: datetime, limit: int) -> list[StalledOrder]:
+    """The oldest orders still PENDING that were placed before `before`."""
+    return tx.rows(
+        StalledOrder,
+        "SELECT id AS order_id, created_at FROM orders WHERE status = 'PENDING' AND created_at < :before "
+        "ORDER BY created_at, id LIMIT :n",
+        before=before,
+        n=limit,
+    )
+
+
+def resend_created_events(tx: Tx, placed_before: datetime, placed_since: datetime, why: str) -> list[StalledOrder]:
+    """Mark the OrderCreated outbox rows of orders PENDING since before `placed_before` (but not before
+    `placed_since`) unpublished again, when they were last published before `placed_before`."""
+    return tx.rows(
+        StalledOrder,
+        "UPDATE outbox_events e SET published_at = NULL, last_error = :why "
+        "FROM orders o WHERE o.status = 'PENDING' AND o.created_at < :placed_before "
+        "AND o.created_at >= :placed_since AND e.aggregate_id = o.id AND e.event_type = 'OrderCreated' "
+        "AND e.published_at IS NOT NULL AND e.published_at < :placed_before "
+        "RETURNING o.id AS order_id, o.created_at",
+        why=why,
+        placed_before=placed_before,
+        placed_since=placed_since,
+    )

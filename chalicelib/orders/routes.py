@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 
 routes = Routes(__name__)
 
+_ORDER_ID = {"order_id": "$response.body#/order/id"}
+# What an order response leads to (the OpenAPI document's links; stateful fuzzing follows them).
+ORDER_LINKS = {
+    "GetOrder": {"operationId": "get_prod_orders_order_id", "parameters": _ORDER_ID},
+    "CancelOrder": {"operationId": "post_prod_orders_order_id_cancel", "parameters": _ORDER_ID},
+    "PackOrder": {"operationId": "post_partner_orders_order_id_packed", "parameters": _ORDER_ID},
+    "DeliverOrder": {"operationId": "post_partner_orders_order_id_delivered", "parameters": _ORDER_ID},
+}
+
 
 def orders() -> OrderService:
     from ..container import services
@@ -38,6 +47,7 @@ def dead_letters() -> DeadLetterService:
     request=OrderCreate,
     idempotent=True,
     responses={201: OrderEnvelope, 400: None, 404: None, 409: None},
+    links={201: ORDER_LINKS},
 )
 def create_order() -> Response:
     """Order catalog items with points (Idempotency-Key required); confirmed asynchronously."""
@@ -80,6 +90,7 @@ def cancel_order(order_id: str) -> Response:
 @routes.post(
     "/partner/orders/{order_id}/packed",
     access=Access.PARTNER,
+    partner="WAREHOUSE",
     responses={200: OrderEnvelope, 404: None, 409: None},
 )
 def partner_order_packed(order_id: str) -> Response:
@@ -87,7 +98,6 @@ def partner_order_packed(order_id: str) -> Response:
     from .lifecycle import Action
 
     partner = current_partner()
-    partner.require("WAREHOUSE")
     order = orders().advance(http.parse_uuid(order_id, "order"), Action.PACK, partner.name)
     return http.json_response(OrderEnvelope.model_validate({"order": order}))
 
@@ -95,6 +105,7 @@ def partner_order_packed(order_id: str) -> Response:
 @routes.post(
     "/partner/orders/{order_id}/delivered",
     access=Access.PARTNER,
+    partner="DELIVERY",
     responses={200: OrderEnvelope, 404: None, 409: None},
 )
 def partner_order_delivered(order_id: str) -> Response:
@@ -102,7 +113,6 @@ def partner_order_delivered(order_id: str) -> Response:
     from .lifecycle import Action
 
     partner = current_partner()
-    partner.require("DELIVERY")
     order = orders().advance(http.parse_uuid(order_id, "order"), Action.DELIVER, partner.name)
     return http.json_response(OrderEnvelope.model_validate({"order": order}))
 
@@ -131,5 +141,5 @@ def admin_dead_letters() -> Response:
 )
 def admin_redrive_dead_letters() -> Response:
     """Move dead letters back to order-events (body optional: {"limit": n}, default 100)."""
-    wanted = body(RedriveRequest, allow_empty=True)
+    wanted = body(RedriveRequest)
     return http.json_response(RedriveResult(redriven=dead_letters().redrive(wanted.limit)))

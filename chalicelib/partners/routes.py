@@ -22,7 +22,20 @@ def partners() -> PartnerService:
     return services().partners
 
 
-@routes.post("/admin/partners", access=Access.ADMIN, request=PartnerCreate, responses={201: PartnerIssued})
+@routes.post(
+    "/admin/partners",
+    access=Access.ADMIN,
+    request=PartnerCreate,
+    responses={201: PartnerIssued},
+    links={
+        201: {
+            "RevokePartner": {
+                "operationId": "delete_admin_partners_partner_id",
+                "parameters": {"partner_id": "$response.body#/partner/id"},
+            }
+        }
+    },
+)
 def issue_partner_key() -> Response:
     """Register a partner and issue its API key (shown once, stored only as a hash)."""
     wanted = body(PartnerCreate)

@@ -92,9 +92,17 @@ class Settings(BaseModel):
     fulfilment_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     fulfilment_max_attempts: int = Field(default=3, ge=1, le=10)
     reservation_hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Liveness (DESIGN promise 9, orders/recovery.py): an order still PENDING this long after it was placed
+    # has its OrderCreated event re-sent (again every as long); one still PENDING after the second bound is
+    # FAILED (points refunded, stock restored). With the job every 5 minutes, every order is CONFIRMED or
+    # final within ORDER_FAIL_AFTER_SECONDS + 5 minutes, even if a message is lost.
+    order_resend_after_seconds: int = Field(default=300, ge=10, le=24 * 3600)
+    order_fail_after_seconds: int = Field(default=3600, ge=20, le=7 * 24 * 3600)
     # Required in deployed stages (SES rejects mail without a verified sender); GET /health says so.
     email_sender: str | None = None
     email_mode: Literal["log", "ses"] = "log"
+    # EMAIL_MODE=log: the folder messages are written to (one .eml file each); default <tmp>/xanadu-email-outbox.
+    email_outbox_dir: str | None = None
 
     log_level: str = "INFO"
 
@@ -109,6 +117,8 @@ class Settings(BaseModel):
     def _tiers_ordered(self) -> Settings:
         if self.gold_threshold <= self.silver_threshold:
             raise ValueError("GOLD_THRESHOLD must be greater than SILVER_THRESHOLD")
+        if self.order_fail_after_seconds <= self.order_resend_after_seconds:
+            raise ValueError("ORDER_FAIL_AFTER_SECONDS must be greater than ORDER_RESEND_AFTER_SECONDS")
         return self
 
     @property
@@ -169,8 +179,11 @@ _ENV = {
     "FULFILMENT_TIMEOUT_SECONDS": "fulfilment_timeout_seconds",
     "FULFILMENT_MAX_ATTEMPTS": "fulfilment_max_attempts",
     "RESERVATION_HOLD_MINUTES": "reservation_hold_minutes",
+    "ORDER_RESEND_AFTER_SECONDS": "order_resend_after_seconds",
+    "ORDER_FAIL_AFTER_SECONDS": "order_fail_after_seconds",
     "EMAIL_SENDER": "email_sender",
     "EMAIL_MODE": "email_mode",
+    "EMAIL_OUTBOX_DIR": "email_outbox_dir",
     "LOG_LEVEL": "log_level",
 }
 

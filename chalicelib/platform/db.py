@@ -16,7 +16,7 @@ import json
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,7 +30,7 @@ from pg8000.native import to_statement
 
 from . import deadline
 from .config import Settings, get_settings
-from .errors import DatabaseUnavailable
+from .errors import DatabaseUnavailable, DomainError
 from .logs import get_logger
 
 log = get_logger(__name__)
@@ -334,8 +334,14 @@ class Database:
             raise _map_failure(exc) from exc
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        """Services own transactions: `with db.transaction() as tx:` commits or rolls back as one."""
+    def transaction(self, *, natural_keys: Mapping[str, Callable[[], DomainError]] | None = None) -> Iterator[Tx]:
+        """Services own transactions: `with db.transaction() as tx:` commits or rolls back as one.
+
+        `natural_keys` names the unique constraints that make this unit of work happen once, each with the
+        domain error a caller gets when a concurrent unit of work committed the same key first (the
+        statement then waits for it and fails with a unique violation): e.g. a partner purchase's
+        external_id reported for two members at once is PURCHASE_CONFLICT, the documented 409, not a 500.
+        """
         conn, _ = self._start("START TRANSACTION", {})  # simple protocol: one round trip
         tx = Tx(conn)
         try:
@@ -353,6 +359,9 @@ class Database:
                 _close_quietly(conn)
                 raise
             self._release(conn)
+            conflict = _natural_key_conflict(exc, natural_keys)
+            if conflict is not None:
+                raise conflict from exc
             raise
         else:
             self._release(conn)
@@ -417,6 +426,19 @@ def _run_after_commit(tx: Tx) -> None:
             fn()
         except Exception:
             log.exception("after-commit hook failed")
+
+
+def _natural_key_conflict(
+    exc: BaseException, natural_keys: Mapping[str, Callable[[], DomainError]] | None
+) -> DomainError | None:
+    """The domain error for a unique violation on one of the unit of work's natural keys, else None."""
+    if not natural_keys or sqlstate(exc) != UNIQUE_VIOLATION:
+        return None
+    make = natural_keys.get(constraint_name(exc) or "")
+    if make is None:
+        return None
+    log.info("concurrent duplicate refused", extra={"constraint": constraint_name(exc)})
+    return make()
 
 
 def _map_failure(exc: BaseException) -> BaseException:

@@ -30,6 +30,10 @@ class PayloadTooLarge(DomainError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class UnsupportedMediaType(DomainError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class Unauthenticated(DomainError):
     code = "UNAUTHORIZED"
 

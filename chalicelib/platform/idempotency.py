@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,13 +40,17 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
+# Visible ASCII, inner spaces allowed (the OpenAPI document's pattern for the header says the same).
+_KEY = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
+
+
 def validate_key(key: str | None) -> str:
     if key is None or not key.strip():
         raise ValidationFailed(
             "The Idempotency-Key header is required.", details=[{"field": "Idempotency-Key", "message": "required"}]
         )
     key = key.strip()
-    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
         raise ValidationFailed(
             f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters.",
             details=[{"field": "Idempotency-Key", "message": "invalid"}],

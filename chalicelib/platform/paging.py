@@ -1,4 +1,8 @@
-"""Keyset paging of newest-first lists: opaque cursors over (created_at, id), and the one SQL predicate.
+"""Keyset paging of newest-first lists: cursors over (created_at, id), and the one SQL predicate.
+
+A cursor is `<microseconds since 1970-01-01 UTC>-<row id as 32 hex digits>`. Every string matching
+CURSOR_PATTERN (the OpenAPI document's pattern for `cursor`) names a position, and nothing else is one:
+the API accepts exactly the cursors its document allows (an empty `cursor=` means the first page).
 
 rows = tx.fetch(f"SELECT ... FROM orders WHERE member_id = :m AND {paging.AFTER_CURSOR} "
                 f"{paging.NEWEST_FIRST}", m=member_id, **paging.params(cursor, limit))
@@ -7,9 +11,9 @@ rows, next_cursor = paging.page(rows, limit, lambda r: (r.created_at, r.id))
 
 from __future__ import annotations
 
-import base64
+import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -42,25 +46,26 @@ def params(cursor: str | None, limit: int) -> dict[str, Any]:
     }
 
 
+CURSOR_PATTERN = r"^([0-9]{1,16}-[0-9a-f]{32})?$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def encode(at: datetime, row_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{at.isoformat()}|{row_id}".encode()).decode().rstrip("=")
+    micros = (at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}-{row_id.hex}"
 
 
 def decode(cursor: str | None) -> Cursor | None:
     if not cursor:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, row_id = raw.split("|", 1)
-        parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return parsed, UUID(row_id)
-    except (ValueError, UnicodeDecodeError):
+    if not _CURSOR.fullmatch(cursor):
         raise ValidationFailed(
             "cursor is not valid; pass the next_cursor of a previous page.",
             details=[{"field": "cursor", "message": "invalid"}],
-        ) from None
+        )
+    micros, row_hex = cursor.split("-")
+    return _EPOCH + timedelta(microseconds=int(micros)), UUID(hex=row_hex)
 
 
 def page(rows: list[T], limit: int, key: Callable[[T], Cursor]) -> tuple[list[T], str | None]:

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from chalice.app import Authorizer, Blueprint, Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel
@@ -63,9 +63,13 @@ class RouteDoc:
     access: Access
     summary: str
     request: type[BaseModel] | None
-    responses: Mapping[int, type[BaseModel] | None]
+    # A status's body: one model, several (any of them, e.g. checkout's success true/false), or none.
+    responses: Mapping[int, type[BaseModel] | tuple[type[BaseModel], ...] | None]
     idempotent: bool = False
     query: tuple[str, ...] = ()
+    partner_kind: str | None = None  # partner routes: the kind of partner whose key they take
+    # OpenAPI links from a response to other operations (stateful fuzzing follows them).
+    links: Mapping[int, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
 
 # Every declared operation, in declaration order: the source of /openapi.json.
@@ -123,9 +127,13 @@ def principal() -> Principal:
 M = TypeVar("M", bound=BaseModel)
 
 
-def body(model: type[M], *, allow_empty: bool = False) -> M:
-    """The request body validated against `model` (400 with field details otherwise)."""
-    return http.parse_body(model, current_request().raw_body, get_settings().max_body_bytes, allow_empty=allow_empty)
+def body(model: type[M], *, allow_empty: bool | None = None) -> M:
+    """The request body validated against `model` (400 with field details otherwise).
+
+    A missing or `null` body is accepted exactly when `{}` is valid for the model (http.body_optional,
+    the same test the OpenAPI document uses); `allow_empty` is accepted for compatibility and ignored.
+    """
+    return http.parse_body(model, current_request().raw_body, get_settings().max_body_bytes)
 
 
 def query() -> dict[str, str]:
@@ -170,20 +178,34 @@ class Routes(Blueprint):
         *,
         access: Access = Access.PUBLIC,
         request: type[BaseModel] | None = None,
-        responses: Mapping[int, type[BaseModel] | None] | None = None,
+        responses: Mapping[int, type[BaseModel] | tuple[type[BaseModel], ...] | None] | None = None,
         idempotent: bool = False,
         query: tuple[str, ...] = (),
+        partner: str | None = None,
+        links: Mapping[int, Mapping[str, Mapping[str, Any]]] | None = None,
     ) -> Callable[[View], View]:
         def register(view: View) -> View:
             summary = (view.__doc__ or view.__name__).strip().split("\n")[0]
             ROUTE_TABLE.append(
-                RouteDoc(path, method, access, summary, request, responses or {200: None}, idempotent, query)
+                RouteDoc(
+                    path,
+                    method,
+                    access,
+                    summary,
+                    request,
+                    responses or {200: None},
+                    idempotent,
+                    query,
+                    partner,
+                    links or {},
+                )
             )
-            endpoint = _guarded(view, path, access)
+            endpoint = _guarded(view, path, access, takes_body=request is not None, query=query, partner=partner)
 
             def deferred(app: Chalice, options: dict[str, Any]) -> None:
                 authorizer = _wiring.authorizer if access in (Access.MEMBER, Access.ADMIN) else None
-                app.route(path, methods=[method], cors=CORS, authorizer=authorizer)(endpoint)
+                # Any Content-Type reaches the view: _guarded decides 415 itself, with our error body.
+                app.route(path, methods=[method], cors=CORS, authorizer=authorizer, content_types=["*/*"])(endpoint)
 
             self._deferred_registrations.append(deferred)
             return endpoint
@@ -191,19 +213,39 @@ class Routes(Blueprint):
         return register
 
 
-def _guarded(view: View, path: str, access: Access) -> View:
+class _Partner(Protocol):
+    def require(self, *kinds: Any) -> None: ...
+
+
+def _guarded(
+    view: View,
+    path: str,
+    access: Access,
+    *,
+    takes_body: bool = False,
+    query: tuple[str, ...] = (),
+    partner: str | None = None,
+) -> View:
     @functools.wraps(view)
     def endpoint(**params: str) -> Response:
         token = _call.set(Call())
         try:
             request = current_request()
             http.check_path_params(params)
+            http.check_request_strings(request.query_params, request.headers)
+            http.check_query_names(request.query_params, query)
             limit = get_settings().max_body_bytes
-            if request.raw_body and len(request.raw_body) > limit:
+            raw = request.raw_body
+            if raw and len(raw) > limit:
                 raise PayloadTooLarge(f"Request body exceeds {limit} bytes.")
+            if takes_body and raw and raw.strip():
+                http.check_content_type(request.headers.get("content-type"))
             if access is Access.PARTNER:
                 assert _wiring.partner_gate is not None, "routing.configure was not called"
-                _call.get().partner = _wiring.partner_gate(request.headers.get("x-api-key"))
+                caller: _Partner = _wiring.partner_gate(request.headers.get("x-api-key"))  # type: ignore[assignment]
+                if partner is not None:
+                    caller.require(partner)
+                _call.get().partner = caller
             elif access is Access.MEMBER:
                 _call.get().principal = get_authenticator().principal(request.headers, request.context)
             elif access is Access.ADMIN:
@@ -221,7 +263,8 @@ def _guarded(view: View, path: str, access: Access) -> View:
 
 
 def http_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Request id on every log line and response; CORS on every response, errors included."""
+    """Request id on every log line and response; CORS and our error body on every response, the ones
+    Chalice answers itself (405, its own 415/400/500) included."""
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
     context = getattr(event, "context", None) or {}
     request_id = context.get("requestId") or str(uuid.uuid4())
@@ -230,7 +273,10 @@ def http_middleware(event: Request, get_response: Callable[[Request], Response])
     try:
         # Every wait of an API request ends below API Gateway's 29 s, so an outage is our 503 (deadline.py).
         with request_deadline():
-            response = get_response(event)
+            response = http.framework_error_to_ours(get_response(event))
+    except Exception:
+        log.exception("unhandled error outside a view")
+        response = http.internal_error_response()
     finally:
         logs.request_id_var.reset(token)
     for name, value in http.CORS_HEADERS.items():

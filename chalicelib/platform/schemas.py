@@ -11,9 +11,16 @@ import math
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from .text import no_nul, normalize_email
 
@@ -26,10 +33,44 @@ def _utc_text(value: datetime) -> str:
 UtcTimestamp = Annotated[datetime, PlainSerializer(_utc_text, return_type=str, when_used="json")]
 
 
-class Body(BaseModel):
-    """Request bodies: unknown fields are refused so typos surface as 400s, not silent defaults."""
+def _body_schema(schema: dict[str, Any], model: type[Any]) -> None:
+    """The OpenAPI document says what the validators enforce (the API accepts exactly what it allows)."""
+    properties = schema.get("properties", {})
+    for name, field in getattr(model, "model_fields", {}).items():
+        # pydantic leaves a pattern out of the schema of an optional Text (str | None): put it back.
+        pattern = next((m.pattern for m in field.metadata if getattr(m, "pattern", None)), None)
+        prop = properties.get(field.alias or name, {})
+        for branch in [prop, *prop.get("anyOf", [])]:
+            if pattern and branch.get("type") == "string":
+                branch.setdefault("pattern", pattern)
+    for name in getattr(model, "NOT_NULL", ()):
+        prop = properties[name]
+        choices = [c for c in prop.pop("anyOf", []) if c.get("type") != "null"]
+        if len(choices) == 1:
+            prop.update(choices[0])
+        elif choices:
+            prop["anyOf"] = choices
+        prop.pop("default", None)
+    schema.update(getattr(model, "SCHEMA_EXTRA", {}))
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+class Body(BaseModel):
+    """Request bodies: unknown fields are refused so typos surface as 400s, not silent defaults.
+
+    NOT_NULL names optional fields that may be left out but not sent as null; SCHEMA_EXTRA adds the
+    JSON Schema of cross-field rules (e.g. "exactly one of"), so the document states them too.
+    """
+
+    model_config = ConfigDict(extra="forbid", defer_build=True, json_schema_extra=_body_schema)
+    NOT_NULL: ClassVar[tuple[str, ...]] = ()
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {}
+
+    @model_validator(mode="after")
+    def _not_null(self) -> Any:
+        for name in self.NOT_NULL:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
 
 
 class Out(BaseModel):
@@ -46,7 +87,10 @@ class ErrorBody(Out):
 
 Text = Annotated[str, AfterValidator(no_nul)]
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_W = r"[ \t\n\r\f\v]"  # text.WHITE as a character class
+_EMAIL = re.compile(rf"^[^@{_W[1:-1]}]+@[^@{_W[1:-1]}]+\.[^@{_W[1:-1]}]+$")
+# What the document says an email is: the same rule, surrounding white space allowed (it is trimmed).
+EMAIL_PATTERN = rf"^{_W}*[^@{_W[1:-1]}]+@[^@{_W[1:-1]}]+\.[^@{_W[1:-1]}]+{_W}*$"
 
 
 def _email(value: str) -> str:
@@ -56,17 +100,27 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[
+    str, AfterValidator(_email), WithJsonSchema({"type": "string", "pattern": EMAIL_PATTERN, "maxLength": 320})
+]
+
 
 CENT = Decimal("0.01")
 # Hard ceiling of the money columns (numeric(12,2)); business maxima are checked by the services.
 AMOUNT_CEILING = Decimal("9999999999.99")
+# A numeric string: digits, at most 2 decimals, surrounding white space allowed (the document says so too).
+USD_STRING_PATTERN = r"^[ \t\n\r\f\v]*(?=[0-9.]*[1-9])[0-9]{1,10}(\.[0-9]{1,2})?[ \t\n\r\f\v]*$"
+_USD_STRING = re.compile(USD_STRING_PATTERN)
+# A JSON number is a binary float: 0.57 may arrive as 0.5700000000000001. Within this of a cent, it is that cent.
+_FLOAT_TOLERANCE = Decimal("1e-9")
 
 
 def parse_usd(value: object) -> Decimal:
-    """JSON numbers or numeric strings with at most 2 decimals; never a bool, NaN or infinity."""
+    """JSON numbers or numeric strings (USD_STRING_PATTERN) with at most 2 decimals; never a bool, NaN or
+    infinity. The most specific reason is given first; any other string is refused at the end."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise ValueError("must be a number of US dollars, like 19.99")
+    text = value if isinstance(value, str) else None
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("must be a finite number")
@@ -81,17 +135,25 @@ def parse_usd(value: object) -> Decimal:
         raise ValueError("must be greater than 0")
     if amount > AMOUNT_CEILING:
         raise ValueError(f"must be at most {AMOUNT_CEILING}")
-    if amount != amount.quantize(CENT):
+    cents = amount.quantize(CENT)
+    if abs(amount - cents) >= _FLOAT_TOLERANCE or (text is not None and amount != cents):
         raise ValueError("must have at most 2 decimal places")
-    return amount.quantize(CENT)
+    if cents <= 0:
+        raise ValueError("must be greater than 0")
+    if text is not None and not _USD_STRING.fullmatch(text):
+        raise ValueError("must be a number of US dollars, like 19.99")
+    return cents
 
 
 def usd_schema(schema: dict[str, Any]) -> None:
-    """OpenAPI for a USD amount: a JSON number (strings are accepted too, as documented)."""
+    """OpenAPI for a USD amount: a JSON number, or a numeric string (both > 0, at most 2 decimals)."""
     schema.pop("anyOf", None)
+    schema.pop("type", None)
     schema.update(
-        type="number",
-        exclusiveMinimum=0,
-        multipleOf=0.01,
-        description="US dollars, at most 2 decimals (a JSON number or a numeric string)",
+        anyOf=[
+            {"type": "number", "exclusiveMinimum": 0, "maximum": float(AMOUNT_CEILING), "multipleOf": 0.01},
+            {"type": "string", "pattern": USD_STRING_PATTERN},
+        ],
+        description="US dollars, more than 0, at most 2 decimals: a JSON number or a numeric string; a purchase "
+        "above the stage's MAX_PURCHASE_USD (100000.00 by default) is a 400",
     )

@@ -1,15 +1,41 @@
-"""The rules for text, in one place: the normal form of an email address, and no NUL characters."""
+"""The rules for text, in one place: the normal form of an email address, and what a string may hold.
+
+One rule for every string that reaches us (body strings however nested, object keys, path segments,
+query parameters, headers): valid Unicode that PostgreSQL can store, i.e. no NUL character and no lone
+surrogate (JSON can spell one as "\\ud800"; it has no UTF-8 form). Breaking it is a 400, never a 500
+from the database driver.
+"""
 
 from __future__ import annotations
+
+# ASCII white space: what every pattern of the OpenAPI document means by it (JSON Schema's `\s` and
+# Python's disagree on control characters such as \x1d, so neither side uses `\s`).
+WHITE = " \t\n\r\f\v"
 
 
 def normalize_email(value: str) -> str:
     """The one normal form of an email address: trimmed, lower-cased. Every comparison uses it."""
-    return value.strip().lower()
+    return value.strip(WHITE).lower()
 
 
-def no_nul(value: str) -> str:
-    """PostgreSQL text cannot hold NUL: refuse it as a 400 instead of failing at the database."""
+def text_problem(value: str) -> str | None:
+    """Why `value` is not acceptable text, or None when it is."""
     if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid UTF-8 text (no lone surrogates)"
+    return None
+
+
+def valid_text(value: str) -> str:
+    """The pydantic form of the rule (AfterValidator): raises ValueError with the reason."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
+
+
+# The older name, kept for the validators that use it.
+no_nul = valid_text

@@ -36,6 +36,19 @@ from .tier_policy import TierPolicy
 CLOCK_SKEW = timedelta(minutes=5)
 
 
+def _purchase_conflict() -> Conflict:
+    return Conflict("This external_id was already reported for a different purchase.", code="PURCHASE_CONFLICT")
+
+
+# A report of one (partner, external_id) for two members at once: the members' row locks do not
+# serialise them, so the loser waits on one of these unique keys and then fails on it. Either way it is
+# the same answer as when the winner had committed before: 409 PURCHASE_CONFLICT.
+PURCHASE_NATURAL_KEYS = {
+    "ledger_external_ref": _purchase_conflict,  # the EARN row's 'purchase:<partner>:<external_id>'
+    "partner_purchases_natural_key": _purchase_conflict,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PurchaseReport:
     """What a store partner reports: the member by id or email, the partner's own id of the purchase."""
@@ -56,7 +69,7 @@ class EarningService:
 
     def record(self, partner_id: UUID, request: PurchaseReport, *, now: datetime | None = None) -> RecordedPurchase:
         self._validate(request, now)
-        with self._db.transaction() as tx:
+        with self._db.transaction(natural_keys=PURCHASE_NATURAL_KEYS) as tx:
             member_id = self._member(tx, request)
             locked = members.lock(tx, member_id)
             if locked is None:
@@ -103,9 +116,7 @@ class EarningService:
                 occurred_at=request.occurred_at,
             )
             if row is None:  # the same external_id for another member committed meanwhile
-                raise Conflict(
-                    "This external_id was already reported for a different purchase.", code="PURCHASE_CONFLICT"
-                )
+                raise _purchase_conflict()
             if points > 0:
                 outbox.add(
                     tx,

@@ -134,7 +134,7 @@ def debit(
         "SELECT COALESCE(CAST(:now AS timestamptz), now()) AS at, EXISTS ("
         "  SELECT 1 FROM point_lots l WHERE l.member_id = m.id AND l.points_remaining > 0"
         "  AND l.expires_at <= COALESCE(CAST(:now AS timestamptz), now())) AS lapsed "
-        "FROM members m WHERE m.id = :m FOR UPDATE OF m",
+        "FROM members m WHERE m.id = :m FOR NO KEY UPDATE OF m",
         m=member_id,
         now=now,
     )

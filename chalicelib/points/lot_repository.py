@@ -38,7 +38,7 @@ WITH candidates AS MATERIALIZED (
 ), locked AS MATERIALIZED (
     -- = ANY(array): index probes, never a scan of all members
     SELECT m.id FROM members m WHERE m.id = ANY(ARRAY(SELECT unnest(ids) FROM wanted))
-    ORDER BY m.id FOR UPDATE OF m SKIP LOCKED
+    ORDER BY m.id FOR NO KEY UPDATE OF m SKIP LOCKED
 )
 SELECT c.n, last.member_id, last.expires_at, last.id,
        (SELECT array_agg(id ORDER BY id) FROM locked) AS locked,
@@ -69,7 +69,7 @@ def lock_expiry_batch(tx: Tx, now: datetime, after: LotKey, limit: int) -> Expir
 def lock_members(tx: Tx, member_ids: list[UUID]) -> list[UUID]:
     """Wait for and lock these member rows, in id order (the one multi-member lock order)."""
     rows = tx.fetch(
-        "SELECT id FROM members WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE",
+        "SELECT id FROM members WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR NO KEY UPDATE",
         ids=[str(m) for m in member_ids],
     )
     return [r["id"] for r in rows]

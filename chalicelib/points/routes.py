@@ -97,6 +97,7 @@ def admin_adjust_points() -> Response:
 @routes.post(
     "/partner/purchases",
     access=Access.PARTNER,
+    partner="STORE",
     request=PurchaseRequest,
     responses={201: PurchaseResult, 200: PurchaseResult, 400: None, 401: None, 403: None, 404: None, 409: None},
 )
@@ -105,7 +106,6 @@ def partner_purchase() -> Response:
     from .earning import PurchaseReport
 
     partner = current_partner()
-    partner.require("STORE")
     wanted = body(PurchaseRequest)
     recorded = earning().record(partner.id, PurchaseReport(**wanted.model_dump()))
     return http.json_response(PurchaseResult.of(recorded), 201 if recorded.created else 200)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field, StrictInt, field_validator, model_validator
@@ -102,8 +102,8 @@ class AdjustmentRequest(Body):
 
     customer_id: UUID
     txType: Literal["ADJUST"] = "ADJUST"
-    points: StrictInt = Field(..., ge=-10_000_000, le=10_000_000)
-    description: Text = Field(..., min_length=1, max_length=500)
+    points: StrictInt = Field(..., ge=-10_000_000, le=10_000_000, json_schema_extra={"not": {"const": 0}})
+    description: Text = Field(..., min_length=1, max_length=500, pattern=r"\S")
 
     @field_validator("points")
     @classmethod
@@ -128,6 +128,9 @@ class AdjustmentResult(Out):
 class PurchaseRequest(Body):
     """POST /partner/purchases: one of `email` / `customer_id`; `external_id` is unique per partner."""
 
+    NOT_NULL: ClassVar[tuple[str, ...]] = ("email", "customer_id")
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {"oneOf": [{"required": ["email"]}, {"required": ["customer_id"]}]}
+
     email: Email | None = Field(default=None, min_length=3, max_length=320)
     customer_id: UUID | None = None
     external_id: Text = Field(..., min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
@@ -139,6 +142,14 @@ class PurchaseRequest(Body):
     @classmethod
     def _amount(cls, value: object) -> Decimal:
         return parse_usd(value)
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        """An RFC 3339 string, as the document's `date-time` says (not a number of seconds)."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be a date-time string like 2025-01-31T12:00:00Z")
+        return value
 
     @field_validator("occurred_at")
     @classmethod

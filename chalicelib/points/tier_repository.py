@@ -53,7 +53,7 @@ def apply_tiers(tx: Tx, member_ids: list[UUID], now: datetime, policy: TierPolic
     if not member_ids:
         return []
     tx.execute(
-        "SELECT id FROM members WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE",
+        "SELECT id FROM members WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR NO KEY UPDATE",
         ids=[str(m) for m in member_ids],
     )
     window_end = "GREATEST(CAST(:now AS timestamptz), statement_timestamp())"

@@ -3,6 +3,7 @@ so purchase, release and expiry can race freely and exactly one of them wins."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from ..platform.db import Tx
@@ -85,4 +86,11 @@ def expire_due(tx: Tx, limit: int) -> list[Reservation]:
         "  ORDER BY expires_at, id LIMIT :n FOR UPDATE SKIP LOCKED)) "
         f"RETURNING {_COLUMNS}",
         n=limit,
+    )
+
+
+def held_past(tx: Tx, before: datetime) -> int:
+    """Holds still HELD whose expiry passed before `before` (the release job is behind)."""
+    return int(
+        tx.fetch_value("SELECT count(*) FROM reservations WHERE status = 'HELD' AND expires_at < :b", b=before) or 0
     )

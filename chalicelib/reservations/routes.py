@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from chalice.app import Response
 
 from ..members.identity import current_member_id
+from ..orders.routes import ORDER_LINKS
 from ..orders.schemas import OrderEnvelope
 from ..platform import http
 from ..platform.routing import Access, Routes, body, respond_once
@@ -30,6 +31,18 @@ def reservations() -> ReservationService:
     access=Access.MEMBER,
     request=ReservationCreate,
     responses={201: ReservationEnvelope, 400: None, 404: None, 409: None},
+    links={
+        201: {
+            "PurchaseReservation": {
+                "operationId": "post_prod_reservations_reservation_id_purchase",
+                "parameters": {"reservation_id": "$response.body#/reservation/id"},
+            },
+            "ReleaseReservation": {
+                "operationId": "delete_prod_reservations_reservation_id",
+                "parameters": {"reservation_id": "$response.body#/reservation/id"},
+            },
+        }
+    },
 )
 def create_reservation() -> Response:
     """Hold stock and points for 15 minutes."""
@@ -43,6 +56,7 @@ def create_reservation() -> Response:
     access=Access.MEMBER,
     idempotent=True,
     responses={201: OrderEnvelope, 400: None, 404: None, 409: None},
+    links={201: ORDER_LINKS},
 )
 def purchase_reservation(reservation_id: str) -> Response:
     """Turn a live hold into an order, without charging again (Idempotency-Key required)."""

@@ -29,7 +29,7 @@ def test_an_order_reaches_confirmed_packed_and_delivered_through_make_run(
     from devtools.token import token_for
 
     data_dir = tmp_path / "local"
-    stack = launch(data_dir)
+    stack = launch(data_dir, "INFO")  # every line the stack logs, as `make run` shows it
     stack.wait_ready()
     info = StackInfo.load(data_dir)
     api = stack.api
@@ -75,4 +75,14 @@ def test_an_order_reaches_confirmed_packed_and_delivered_through_make_run(
 
     status, body = call(api, "GET", "/admin/dead-letters", admin)
     assert status == 200 and body == {"dead_letters": []}
+    # Issue 10 finding 8: the status emails went to the local outbox folder, and no line of the log (API,
+    # worker, jobs, at INFO) carries the member's address.
+    deadline = time.monotonic() + 30
+    outbox = data_dir / "email-outbox"
+    while time.monotonic() < deadline and len(list(outbox.glob("*.eml"))) < 3:
+        time.sleep(0.2)
+    assert len([p for p in outbox.glob("*.eml") if localaws.DEMO_MEMBER[0] in p.read_text()]) >= 3
     assert stack.interrupt() < 20
+    log = [line for line in stack.output(tail=10**9).splitlines() if line.startswith("{")]  # the log, not the banner
+    assert any('"message": "request"' in line for line in log)  # INFO lines were logged
+    assert [line for line in log if localaws.DEMO_MEMBER[0] in line] == []

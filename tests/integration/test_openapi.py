@@ -74,3 +74,40 @@ def test_fuzzing_every_operation_yields_no_5xx(api, tokens, product_ids):
         assert response.status_code < 500, (method, concrete, body, response.body[:300])
 
     fuzz()
+
+
+def test_finding_6_the_document_lists_the_bodies_and_statuses_the_api_really_answers(api):
+    """Issue 10 finding 6: checkout's success:false body, 404s on path ids, 413/415 on bodies, optional bodies."""
+    spec = api.get("/openapi.json").json_body
+    paths = spec["paths"]
+    checkout = paths["/prod/cart/checkout"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {r["$ref"].rsplit("/", 1)[1] for r in checkout["anyOf"]} == {"CheckoutSuccess", "CheckoutFailure"}
+    assert "404" in paths["/prod/cart/item/{item_id}"]["delete"]["responses"]
+    add = paths["/prod/cart/item"]["post"]
+    assert {"400", "401", "403", "413", "415", "503"} <= set(add["responses"]) and add["requestBody"]["required"]
+    remove = paths["/prod/cart/item"]["delete"]["requestBody"]
+    assert remove["required"] is False
+    assert {"type": "null"} in remove["content"]["application/json"]["schema"]["anyOf"]
+    redrive = paths["/admin/dead-letters/redrive"]["post"]["requestBody"]
+    assert redrive["required"] is False
+    cursor = next(p for p in paths["/prod/orders"]["get"]["parameters"] if p["name"] == "cursor")
+    assert cursor["schema"]["pattern"]
+    assert paths["/health"]["get"]["responses"]["503"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/Health"
+    )
+
+
+def test_finding_6_what_the_document_allows_is_accepted(api, product_ids):
+    """A null body where the document allows one, an integral number for an integer, a documented cursor."""
+    assert (
+        api.post("/admin/dead-letters/redrive", as_user="doc-admin@example.com", admin=True, raw=b"null").status_code
+        < 500
+    )
+    added = api.post(
+        "/prod/cart/item",
+        as_user="doc@example.com",
+        raw=f'{{"id": "{product_ids["T-MUG"]}", "quantity": 3.0}}'.encode(),
+    )
+    assert added.status_code == 201
+    assert api.get("/prod/orders?cursor=0-" + "0" * 32, as_user="doc@example.com").status_code == 200
+    assert api.get("/prod/orders?cursor=", as_user="doc@example.com").status_code == 200

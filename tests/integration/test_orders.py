@@ -327,7 +327,7 @@ def test_admin_lists_orders_by_status(api, db, product_ids):
     move(db, b, "CONFIRM")
     admin = {"as_user": "ops-admin@example.com", "admin": True}
     assert [o["id"] for o in api.get("/admin/orders", **admin).json_body["orders"]] == [b, a]
-    assert [o["id"] for o in api.get("/admin/orders?status=confirmed", **admin).json_body["orders"]] == [b]
+    assert [o["id"] for o in api.get("/admin/orders?status=CONFIRMED", **admin).json_body["orders"]] == [b]
     bad = api.get("/admin/orders?status=LOST", **admin)
     assert bad.status_code == 400 and bad.json_body["details"][0]["field"] == "status"
 

@@ -87,11 +87,12 @@ def test_amount_validation_is_a_clear_400(api, store, amount, message):
 
 
 def test_json_nan_and_infinity_literals_are_400(api, store):
+    """They are not JSON (RFC 8259), so the one parser refuses them before any field is read."""
     customer = member_with_points(api, "literals@example.com")
     for literal in (b"NaN", b"Infinity", b"-Infinity"):
         raw = b'{"customer_id": "%s", "external_id": "L", "amount_usd": %s}' % (customer.encode(), literal)
         response = api.post("/partner/purchases", raw=raw, headers={"X-Api-Key": store})
-        assert response.status_code == 400 and response.json_body["details"][0]["field"] == "amount_usd"
+        assert response.status_code == 400 and response.json_body["code"] == "MALFORMED_JSON"
 
 
 @pytest.mark.parametrize(
@@ -241,3 +242,50 @@ def test_earning_rule_is_configurable(db):
     assert service.record(partner_id, request("C1")).purchase.points == 29  # BRONZE before
     second = service.record(partner_id, request("C2")).purchase
     assert (second.points, second.tier_after) == (74, "SILVER")
+
+
+def test_finding_3_one_external_id_reported_for_twenty_members_at_once_is_one_201_and_nineteen_409s(
+    live_server, db, store
+):
+    """Issue 10, finding 3. Different members do not share a row lock, so the reports race to the ledger's
+    unique natural key; the losers wait for the winner's commit and must get the documented 409, not a 500.
+    The race is forced: a lock on the outbox holds the winner just before its commit until all twenty are
+    in flight (the winner waits on the table lock, the nineteen others on the winner's ledger row)."""
+    import threading
+    import time
+
+    from tests.support.http import http_call
+
+    members = [str(new_member(db, f"racer{n}.earn@example.com")) for n in range(20)]
+    results: list[tuple[int, dict]] = []
+
+    def report(member: str) -> None:
+        body = {"customer_id": member, "external_id": "SHARED-1", "amount_usd": "10.00"}
+        status, _, answer = http_call(live_server, "POST", "/partner/purchases", None, body, {"X-Api-Key": store})
+        results.append((status, answer))
+
+    with db.transaction() as gate:
+        gate.execute("LOCK TABLE outbox_events IN EXCLUSIVE MODE")
+        threads = [threading.Thread(target=report, args=(m,)) for m in members]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with db.reader() as tx:
+                waiting = tx.fetch_value(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%'"
+                )
+            if waiting >= 20:
+                break
+            time.sleep(0.05)
+        assert waiting >= 20, f"only {waiting} reports reached the race"
+    for thread in threads:
+        thread.join(30)
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201] + [409] * 19, results
+    assert {answer["code"] for status, answer in results if status == 409} == {"PURCHASE_CONFLICT"}
+    with db.reader() as tx:
+        earned = tx.fetch("SELECT member_id FROM ledger_entries WHERE entry_type = 'EARN'")
+    assert len(earned) == 1
+    assert sums(db, earned[0]["member_id"]) == {"balance": 100, "ledger": 100, "lots": 100}

@@ -91,6 +91,7 @@ def environment(app_database_url: str, owner_db: Any, aws: localaws.LocalAws) ->
         "STAGE": "test",
         "LOG_LEVEL": "WARNING",
         "EMAIL_MODE": "log",
+        "EMAIL_OUTBOX_DIR": tempfile.mkdtemp(prefix="xanadu-test-email-"),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -186,6 +187,9 @@ def chalice_client(environment: None) -> Iterator[Any]:
     from chalice.test import Client
 
     import app as app_module
+    from devtools import gateway
+
+    gateway.install()  # unknown paths answered as the deployed API Gateway does (as make run does)
 
     with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as client:
         yield client
@@ -203,8 +207,10 @@ def live_server(environment: None) -> Iterator[str]:
     from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer, create_local_server
 
     import app as app_module
+    from devtools import gateway
     from devtools.localdb import free_port
 
+    gateway.install()
     ChaliceRequestHandler.disable_nagle_algorithm = True  # as devtools/run.py does: no 40 ms ACK stalls
     # The default listen backlog of 5 resets connections when 32 clients connect at once.
     ThreadedHTTPServer.request_queue_size = 128

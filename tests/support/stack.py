@@ -44,6 +44,7 @@ class LocalStack:
         ports: dict[str, int] | None = None,
         env: dict[str, str] | None = None,
         command: list[str] | None = None,
+        log_level: str = "WARNING",
     ) -> None:
         self.data_dir = data_dir
         self.ports = ports or {name: free_port() for name in PORT_NAMES}
@@ -52,7 +53,7 @@ class LocalStack:
         # Not the suite's own database, nor make flags of an outer make.
         environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MAKEFLAGS", "MFLAGS")}
         environment.update({f"XANADU_{name}_PORT": str(port) for name, port in self.ports.items()})
-        environment.update(XANADU_DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+        environment.update(XANADU_DATA_DIR=str(data_dir), LOG_LEVEL=log_level, PYTHONUNBUFFERED="1")
         environment.update(env or {})
         self.environment = environment
         with log.open("wb") as out:
@@ -159,12 +160,13 @@ def call(base: str, method: str, path: str, token: str | None = None, body: Any 
 
 
 @pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Callable[[Path], LocalStack]]:
-    """Start `devtools.run` on a data dir; afterwards nothing is left running, and the logs are shown."""
+def launch(tmp_path: Path) -> Iterator[Callable[..., LocalStack]]:
+    """Start `devtools.run` on a data dir (`start(data_dir, log_level="WARNING")`); afterwards nothing is
+    left running, and the logs are shown."""
     stacks: list[LocalStack] = []
 
-    def start(data_dir: Path) -> LocalStack:
-        stacks.append(LocalStack(data_dir, tmp_path / f"run-{len(stacks) + 1}.log"))
+    def start(data_dir: Path, log_level: str = "WARNING") -> LocalStack:
+        stacks.append(LocalStack(data_dir, tmp_path / f"run-{len(stacks) + 1}.log", log_level=log_level))
         return stacks[-1]
 
     yield start
