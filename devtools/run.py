@@ -246,7 +246,7 @@ def _prepare_database(database_url: str, images_url: str) -> None:
 
 
 def _start_aws(settings: RunSettings, cleanup: ExitStack) -> localaws.LocalAws:
-    server, endpoint = localaws.start_server(port=settings.aws_port)
+    server, endpoint = localaws.start_server(port=settings.aws_port, state_dir=settings.data_dir)
     cleanup.callback(server.stop)
     return localaws.bootstrap(endpoint)
 

@@ -89,15 +89,6 @@ def backlog(tx: Tx) -> int:
     return int(tx.fetch_value("SELECT count(*) FROM outbox_events WHERE published_at IS NULL") or 0)
 
 
-def purge_published_before(tx: Tx, cutoff: datetime, batch: int) -> int:
-    return tx.execute(
-        "DELETE FROM outbox_events WHERE id = ANY(ARRAY(SELECT id FROM outbox_events "
-        "WHERE published_at IS NOT NULL AND published_at < :c LIMIT :n))",
-        c=cutoff,
-        n=batch,
-    )
-
-
 def _json(value: Any) -> dict[str, Any]:
     decoded: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
     return decoded

@@ -96,6 +96,14 @@ class Settings(BaseModel):
     email_sender: str | None = None
     email_mode: Literal["log", "ses"] = "log"
 
+    # -- operator tools (docs/operator-tools.md) --
+    # The stage's bucket: import files under imports/, the event archive under events/.
+    data_bucket: str | None = None
+    # Rows per committed import batch (one transaction each).
+    import_batch_size: int = Field(default=5_000, ge=1, le=50_000)
+    # Events stay in the database this many days, and leave only once their day is in the archive.
+    event_retention_days: int = Field(default=90, ge=1, le=3_650)
+
     log_level: str = "INFO"
 
     @field_validator("database_url")
@@ -171,6 +179,9 @@ _ENV = {
     "RESERVATION_HOLD_MINUTES": "reservation_hold_minutes",
     "EMAIL_SENDER": "email_sender",
     "EMAIL_MODE": "email_mode",
+    "DATA_BUCKET": "data_bucket",
+    "IMPORT_BATCH_SIZE": "import_batch_size",
+    "EVENT_RETENTION_DAYS": "event_retention_days",
     "LOG_LEVEL": "log_level",
 }
 

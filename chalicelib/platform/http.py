@@ -41,6 +41,7 @@ _STATUS: list[tuple[type[errors.DomainError], int]] = [
     (errors.Conflict, 409),
     (errors.PayloadTooLarge, 413),
     (errors.DatabaseUnavailable, 503),
+    (errors.DependencyUnavailable, 503),
 ]
 
 M = TypeVar("M", bound=BaseModel)

@@ -26,7 +26,7 @@ from ..platform import paging
 from ..platform.db import UNIQUE_VIOLATION, Tx, sqlstate
 from ..platform.errors import Conflict, InsufficientPoints
 from ..platform.logs import request_id_var
-from .models import LedgerEntry, LedgerType, OrderedItem, Posting
+from .models import LedgerEntry, LedgerType, OpeningBalance, OrderedItem, Posting
 
 _ENTRY_COLUMNS = "id, member_id, entry_type, points, description, order_id, created_at"
 # Credits that count as "earned" (tiers, lifetime_earned); refunds and adjustments do not.
@@ -235,6 +235,79 @@ def refund(
     if int(restored or 0) != points:
         raise LedgerInvariantBroken(f"refund of {debit_entry_id} restored {restored} of {points} points")
     return Posting(entry, balance - points, balance)
+
+
+# -- operator tools: forfeits and imported balances ---------------------------------------------
+def forfeit_all(
+    tx: Tx, member_id: UUID, description: str, *, external_ref: str, created_by: str | None = None
+) -> Posting | None:
+    """Take everything the member holds (an erased member's points): one FORFEIT row for the whole
+    balance, consuming every open lot, lapsed ones included, so the liability drops by exactly that.
+    None when nothing is left. `external_ref` makes it happen at most once (unique per entry type)."""
+    balance = tx.fetch_value("SELECT balance FROM members WHERE id = :m FOR UPDATE", m=member_id)
+    if balance is None:
+        raise LookupError(f"member {member_id} does not exist")
+    if balance == 0:
+        return None
+    tx.execute("UPDATE members SET balance = 0, updated_at = now() WHERE id = :m", m=member_id)
+    entry = _insert_entry(tx, member_id, "FORFEIT", -balance, description, None, external_ref, created_by)
+    taken = consume_lots(tx, member_id, entry.id, balance)
+    if taken != balance:
+        raise LedgerInvariantBroken(f"lots of member {member_id} cover {taken} of {balance} points")
+    return Posting(entry, balance, 0)
+
+
+_IMPORT_SQL = """
+WITH input AS MATERIALIZED (
+    SELECT * FROM unnest(CAST(:members AS uuid[]), CAST(:points AS bigint[]), CAST(:expires AS timestamptz[]),
+                         CAST(:lines AS bigint[])) AS i(member_id, points, expires_at, line)
+), entries AS (
+    INSERT INTO ledger_entries (member_id, entry_type, points, description, external_ref, created_by)
+    SELECT member_id, 'IMPORT', points, :description, 'import:' || member_id, :by FROM input WHERE points > 0
+    RETURNING id, member_id, points, created_at
+), lots AS (
+    INSERT INTO point_lots (member_id, ledger_entry_id, points_earned, points_remaining, earned_at, expires_at)
+    SELECT e.member_id, e.id, e.points, e.points, e.created_at, i.expires_at
+    FROM entries e JOIN input i ON i.member_id = e.member_id
+), balances AS (
+    UPDATE members m SET balance = m.balance + e.points, updated_at = now()
+    FROM entries e WHERE m.id = e.member_id
+    RETURNING m.id, m.balance
+), events AS (
+    -- For the archive only (no consumer reads them from SQS): written as settled, never relayed.
+    INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id, published_at)
+    SELECT 'MemberImported', i.member_id,
+           jsonb_build_object('member_id', i.member_id, 'import_id', CAST(:import_id AS uuid), 'line', i.line,
+                              'points', i.points, 'balance', COALESCE(b.balance, 0),
+                              'expires_at', CASE WHEN i.points > 0 THEN i.expires_at END, 'ledger_entry_id', e.id),
+           CAST(:request_id AS text), clock_timestamp()
+    FROM input i LEFT JOIN entries e ON e.member_id = i.member_id LEFT JOIN balances b ON b.id = i.member_id
+)
+SELECT count(*)::int AS entries, COALESCE(SUM(points), 0)::bigint AS points FROM entries
+"""
+
+
+def import_opening_balances(
+    tx: Tx, import_id: UUID, balances: list[OpeningBalance], *, description: str, created_by: str
+) -> tuple[int, int]:
+    """Opening balances of members an import just created, in one statement: per member with points an
+    IMPORT row (external_ref 'import:<member>': at most once), a lot expiring at its `expires_at`, the
+    cached balance; per member a MemberImported event. Returns (ledger rows, points)."""
+    if not balances:
+        return 0, 0
+    row = tx.fetch_one(
+        _IMPORT_SQL,
+        members=[str(b.member_id) for b in balances],
+        points=[b.points for b in balances],
+        expires=[b.expires_at for b in balances],
+        lines=[b.line for b in balances],
+        description=description,
+        by=created_by,
+        import_id=import_id,
+        request_id=request_id_var.get(),
+    )
+    assert row is not None
+    return int(row["entries"]), int(row["points"])
 
 
 # -- expiry ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-LedgerType = Literal["BONUS", "EARN", "SPEND", "REFUND", "EXPIRE", "ADJUST"]
+LedgerType = Literal["BONUS", "EARN", "SPEND", "REFUND", "EXPIRE", "ADJUST", "IMPORT", "FORFEIT"]
 Tier = Literal["BRONZE", "SILVER", "GOLD"]
 TIERS: tuple[Tier, ...] = ("BRONZE", "SILVER", "GOLD")
 
@@ -22,6 +22,16 @@ class LedgerEntry:
     description: str
     order_id: UUID | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningBalance:
+    """A member an import just created, with the balance they bring from the old program (may be 0)."""
+
+    member_id: UUID
+    points: int
+    expires_at: datetime
+    line: int
 
 
 @dataclass(frozen=True, slots=True)
