@@ -291,7 +291,8 @@ def _start_worker(aws: localaws.LocalAws, cleanup: ExitStack) -> list[str]:
     from devtools.worker import Worker, discover, load_app
 
     app, config = load_app(ROOT, STAGE)
-    worker = Worker(discover(app, STAGE, config), localaws.client("sqs", aws.endpoint))
+    worker = Worker(discover(app, STAGE, config), localaws.client("sqs", aws.endpoint),
+                    s3=localaws.client("s3", aws.endpoint))
     worker.start()
     cleanup.callback(worker.stop)
     return worker.running
