@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .catalog.admin import ProductAdminService
     from .catalog.service import CatalogService
     from .events.archive import EventArchive
+    from .events.log import EventLog
     from .events.relay import OutboxRelay
     from .imports.service import ImportService
     from .members.customers import CustomerService
@@ -212,6 +213,12 @@ class Services:
         from .imports.service import ImportService
 
         return ImportService(self.db, self.settings, self.storage)
+
+    @cached_property
+    def event_log(self) -> EventLog:
+        from .events.log import EventLog
+
+        return EventLog(self.db)
 
     @cached_property
     def archive(self) -> EventArchive:

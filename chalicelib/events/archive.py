@@ -1,6 +1,6 @@
 """The event archive (docs/operator-tools.md): every outbox event, kept append-only and queryable
-(GET /admin/events), exported daily to the stage's bucket, and removed from the database only once
-its day is exported and older than EVENT_RETENTION_DAYS.
+(GET /admin/events, log.py), exported daily to the stage's bucket by this job, and removed from the
+database only once its day is exported and older than EVENT_RETENTION_DAYS.
 
 Export layout: s3://<bucket>/events/dt=YYYY-MM-DD/part-NNNNN.jsonl.gz, gzipped JSON Lines, one event
 per line in (created_at, id) order, EVENTS_PER_OBJECT per object. The bytes are a function of the
@@ -23,7 +23,7 @@ from ..platform.errors import Conflict
 from ..platform.jobs import Progress, ShouldStop, db_now
 from ..platform.logs import get_logger
 from . import archive_repository as archive
-from .models import ArchivedEvent, DayExport, EventFilter
+from .models import ArchivedEvent, DayExport
 
 log = get_logger(__name__)
 
@@ -79,11 +79,6 @@ class EventArchive:
         self._db = db
         self._settings = settings
         self._store = store
-
-    # -- GET /admin/events -------------------------------------------------------------------
-    def search(self, wanted: EventFilter, limit: int, cursor: str | None) -> tuple[list[ArchivedEvent], str | None]:
-        with self._db.reader() as tx:
-            return archive.search(tx, wanted, limit, cursor)
 
     # -- the daily job ---------------------------------------------------------------------------
     def run(

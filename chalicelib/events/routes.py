@@ -16,16 +16,16 @@ from .models import EventFilter
 from .schemas import EventList, EventOut
 
 if TYPE_CHECKING:
-    from .archive import EventArchive
+    from .log import EventLog
 
 routes = Routes(__name__)
 _EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
 
-def archive() -> EventArchive:
+def event_log() -> EventLog:
     from ..container import services
 
-    return services().archive
+    return services().event_log
 
 
 def _invalid(name: str, message: str) -> ValidationFailed:
@@ -77,5 +77,5 @@ def event_filter(params: dict[str, str]) -> EventFilter:
 def admin_events() -> Response:
     """The event archive, newest first: filter by type, member, order and time (since inclusive, until exclusive)."""
     params = query()
-    found, next_cursor = archive().search(event_filter(params), http.parse_limit(params), params.get("cursor"))
+    found, next_cursor = event_log().search(event_filter(params), http.parse_limit(params), params.get("cursor"))
     return http.json_response(EventList(events=[EventOut.of(e) for e in found], next_cursor=next_cursor))
