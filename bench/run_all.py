@@ -8,7 +8,7 @@ app, patched classes or environment never leak into the next. Defaults take abou
   python -m bench.run_all --ref HEAD            # a committed version (git archive into a temp dir), measured
                                                 # with this tree's bench/; handy while the tree is mid-edit
 Knobs (env): BENCH_COLD_RUNS, BENCH_CATALOG_CALLS, BENCH_CHECKOUT_SECONDS, BENCH_PGBENCH_SECONDS, BENCH_SOLO_SECONDS,
-BENCH_CLIENTS, BENCH_SQS_MESSAGES, BENCH_EXPIRY_MEMBERS, BENCH_EXPIRY_LOTS_PER_MEMBER, BENCH_DATABASE_URL (use that server instead of an embedded one), BENCH_NAGLE.
+BENCH_CLIENTS, BENCH_SQS_MESSAGES, BENCH_EXPIRY_MEMBERS, BENCH_EXPIRY_LOTS_PER_MEMBER, BENCH_IMPORT_ROWS, BENCH_DATABASE_URL (use that server instead of an embedded one), BENCH_NAGLE.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.common import ROOT, machine_info, verdict, write_json
 
-BENCHMARKS = ("cold_start", "catalog_read", "checkout_throughput", "sqs_processor", "expiry")
+BENCHMARKS = ("cold_start", "catalog_read", "checkout_throughput", "sqs_processor", "expiry", "import_members")
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -49,6 +49,9 @@ def _summary(results: list[dict], failures: dict[str, str]) -> str:
         elif r["name"] == "expiry":
             base = f"{d['statement_s']:.1f} s one statement"
             proj = f"{d['job_s']:.1f} s job, {d['job_max_rss_mb']:.0f} MB peak RSS"
+        elif r["name"] == "import_members":
+            base = f"{d['copy_s']:.1f} s COPY (unlogged)"
+            proj = f"{d['import_s']:.1f} s import, {d['import_max_rss_mb']:.0f} MB peak RSS"
         elif r["name"] == "catalog_read":
             base = f"{d['baseline_median_ms']:.3f} / {d['baseline_p99_ms']:.3f} ms p50/p99"
             proj = f"{d['project_median_ms']:.3f} / {d['project_p99_ms']:.3f} ms p50/p99"

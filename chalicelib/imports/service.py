@@ -20,10 +20,14 @@ final report (<key>.report.json) and every rejection (<key>.rejections.jsonl) ar
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
@@ -35,7 +39,7 @@ from ..platform.db import FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, Database, sql
 from ..platform.jobs import ShouldStop, db_now
 from ..platform.logs import get_logger
 from ..points import ledger_repository as ledger
-from ..points.models import OpeningBalance
+from ..points.models import ImportedAccount
 from . import repository as jobs
 from .models import ImportJob, ImportRow, ImportStatus, Rejection
 from .rows import HeaderError, Line, hashed, lines, parse_header, parse_row
@@ -53,6 +57,8 @@ PROGRESS_EVERY_S = 2.0
 REPORT_SAMPLE = 100
 REJECTIONS_PAGE = 5_000
 BATCH_ATTEMPTS = 3
+# Batches read and validated ahead of the one being written.
+READ_AHEAD = 2
 
 Progress = Callable[[ImportJob], None]
 
@@ -63,6 +69,18 @@ def is_import_file(key: str) -> bool:
 
 class _LostJob(Exception):
     """Another invocation took the job over (ours was presumed dead): stop without touching it."""
+
+
+@dataclass
+class _Prepared:
+    """A batch read and validated, ready to be written: where the job's cursor goes once it commits."""
+
+    end: int  # byte offset past its last line
+    next_line: int
+    header_line: bool = False
+    rows: int = 0
+    candidates: list[ImportRow] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
 
 
 class ImportService:
@@ -172,90 +190,113 @@ class ImportService:
             if first is None:
                 raise HeaderError("the file is empty")
             header = parse_header(first.text)
-            job = self._commit(job, owner, header, [first], now, default_expiry, header_line=True)
+            job = self._commit(job, owner, header, _Prepared(first.end, first.number + 1, header_line=True))
         last_progress = time.monotonic()
-        batch: list[Line] = []
-        for line in reader:
-            batch.append(line)
-            if len(batch) < self._settings.import_batch_size:
-                continue
-            job = self._commit(job, owner, header, batch, now, default_expiry)
-            batch = []
-            if progress:
-                progress(job)
-            if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
-                self._write_progress(job)
-                last_progress = time.monotonic()
-            if should_stop and should_stop():
-                job = self._settle(job, owner, "PAUSED")
-                log.info("import paused before the time limit", extra={"import_id": str(job.id)})
-                return job
-        if batch:
-            job = self._commit(job, owner, header, batch, now, default_expiry)
-            if progress:
-                progress(job)
+        with contextlib.closing(self._read_ahead(reader, header, now, default_expiry)) as batches:
+            for prepared in batches:
+                job = self._commit(job, owner, header, prepared)
+                if progress:
+                    progress(job)
+                if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
+                    self._write_progress(job)
+                    last_progress = time.monotonic()
+                if should_stop and should_stop():
+                    job = self._settle(job, owner, "PAUSED")
+                    log.info("import paused before the time limit", extra={"import_id": str(job.id)})
+                    return job
         return self._settle(job, owner, "DONE")
 
     def _chunks(self, job: ImportJob) -> Iterator[bytes]:
         return self._store.chunks(job.object_key, start=job.next_offset, etag=job.etag, bucket=job.bucket)
 
-    def _commit(
-        self,
-        job: ImportJob,
-        owner: str,
-        header: list[str],
-        batch: list[Line],
-        now: datetime,
-        default_expiry: datetime,
-        *,
-        header_line: bool = False,
-    ) -> ImportJob:
-        """One batch in one transaction with the job's cursor (retried when a concurrent sign-up or import
-        took an email or id between our check and our insert)."""
-        rejected: list[Rejection] = []
-        candidates: list[ImportRow] = []
-        rows = 0
-        if not header_line:
-            seen_ids: dict[str, int] = {}
-            seen_emails: dict[str, int] = {}
-            for line in batch:
-                if line.text is not None and not line.text.strip():
-                    continue  # blank lines are not rows
-                rows += 1
-                parsed = parse_row(header, line, now=now, default_expiry=default_expiry)
-                if isinstance(parsed, Rejection):
-                    rejected.append(parsed)
-                elif parsed.external_member_id in seen_ids:
-                    first = seen_ids[parsed.external_member_id]
-                    rejected.append(Rejection(parsed.line, parsed.external_member_id, f"duplicate of line {first}"))
-                elif parsed.email in seen_emails:
-                    first = seen_emails[parsed.email]
-                    rejected.append(Rejection(parsed.line, parsed.external_member_id, f"same email as line {first}"))
-                else:
-                    seen_ids[parsed.external_member_id] = parsed.line
-                    seen_emails[parsed.email] = parsed.line
-                    candidates.append(parsed)
+    def _read_ahead(
+        self, reader: Iterator[Line], header: list[str], now: datetime, default_expiry: datetime
+    ) -> Generator[_Prepared, None, None]:
+        """Batches read from S3 and validated by a thread of their own, READ_AHEAD batches ahead: the next
+        batch is parsed while the database writes this one. Only the committed cursor counts: what was
+        read ahead of a pause is read again by the next invocation."""
+        ready: queue.Queue[_Prepared | BaseException | None] = queue.Queue(maxsize=READ_AHEAD)
+        stop = threading.Event()
+
+        def hand_over(item: _Prepared | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                batch: list[Line] = []
+                for line in reader:
+                    batch.append(line)
+                    if len(batch) >= self._settings.import_batch_size:
+                        if not hand_over(self._prepare(header, batch, now, default_expiry)):
+                            return
+                        batch = []
+                if batch and not hand_over(self._prepare(header, batch, now, default_expiry)):
+                    return
+                hand_over(None)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the consumer
+                hand_over(exc)
+
+        thread = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
+        thread.start()
+        try:
+            while (item := ready.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+
+    @staticmethod
+    def _prepare(header: list[str], batch: list[Line], now: datetime, default_expiry: datetime) -> _Prepared:
+        """Validate a batch's lines; rows repeating an id or an email of an earlier row of the batch are rejected."""
+        prepared = _Prepared(batch[-1].end, batch[-1].number + 1)
+        seen_ids: dict[str, int] = {}
+        seen_emails: dict[str, int] = {}
+        for line in batch:
+            if line.text is not None and not line.text.strip():
+                continue  # blank lines are not rows
+            prepared.rows += 1
+            parsed = parse_row(header, line, now=now, default_expiry=default_expiry)
+            if isinstance(parsed, Rejection):
+                prepared.rejected.append(parsed)
+            elif parsed.external_member_id in seen_ids:
+                first = seen_ids[parsed.external_member_id]
+                prepared.rejected.append(
+                    Rejection(parsed.line, parsed.external_member_id, f"duplicate of line {first}")
+                )
+            elif parsed.email in seen_emails:
+                first = seen_emails[parsed.email]
+                prepared.rejected.append(
+                    Rejection(parsed.line, parsed.external_member_id, f"same email as line {first}")
+                )
+            else:
+                seen_ids[parsed.external_member_id] = parsed.line
+                seen_emails[parsed.email] = parsed.line
+                prepared.candidates.append(parsed)
+        return prepared
+
+    def _commit(self, job: ImportJob, owner: str, header: list[str], prepared: _Prepared) -> ImportJob:
+        """One batch in one transaction with the job's cursor (redone when a concurrent sign-up or import
+        took an email or id between our check and our insert: the check then sees it)."""
         for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
-                return self._write_batch(job, owner, batch, header, header_line, rows, candidates, rejected)
+                return self._write_batch(job, owner, header, prepared)
             except Exception as exc:
                 if attempt < BATCH_ATTEMPTS and sqlstate(exc) in (UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION):
                     continue
                 raise
         raise AssertionError("unreachable")
 
-    def _write_batch(
-        self,
-        job: ImportJob,
-        owner: str,
-        batch: list[Line],
-        header: list[str],
-        header_line: bool,
-        rows: int,
-        candidates: list[ImportRow],
-        rejected: list[Rejection],
-    ) -> ImportJob:
-        rejected = list(rejected)
+    def _write_batch(self, job: ImportJob, owner: str, header: list[str], prepared: _Prepared) -> ImportJob:
+        candidates = prepared.candidates
+        rejected = list(prepared.rejected)
         imported = skipped = points = 0
         with self._db.transaction() as tx:
             if not jobs.hold(tx, job.id, owner, job.next_offset):
@@ -282,30 +323,37 @@ class ImportService:
             if job.dry_run:
                 imported, points = len(new), sum(r.points for r in new)
             elif new:
-                ids = [(uuid.uuid4(), row) for row in new]
-                created = jobs.insert_members(tx, job.id, ids)
-                skipped += len(ids) - len(created)  # claimed by a concurrent import of the same ids
-                balances = [
-                    OpeningBalance(member_id, row.points, row.expires_at, row.line)
-                    for member_id, row in ids
-                    if member_id in created
+                accounts = [
+                    ImportedAccount(
+                        uuid.uuid4(),
+                        r.external_member_id,
+                        r.email,
+                        r.first_name,
+                        r.last_name,
+                        r.phone,
+                        r.points,
+                        r.expires_at,
+                        r.line,
+                    )
+                    for r in new
                 ]
-                _, points = ledger.import_opening_balances(
-                    tx, job.id, balances, description="Opening balance (imported)", created_by=f"import:{job.id}"
+                opened = ledger.open_imported_accounts(
+                    tx, job.id, accounts, description="Opening balance (imported)", created_by=f"import:{job.id}"
                 )
-                imported = len(balances)
+                imported, points = opened.opened, opened.points
+                skipped += len(opened.claimed_elsewhere)  # a concurrent import of the same ids won them
             jobs.add_rejections(tx, job.id, rejected)
             return jobs.advance(
                 tx,
                 job.id,
-                offset=batch[-1].end,
-                line=batch[-1].number + 1,
-                rows=rows,
+                offset=prepared.end,
+                line=prepared.next_line,
+                rows=prepared.rows,
                 imported=imported,
                 skipped=skipped,
                 rejected=len(rejected),
                 points=points,
-                header=header if header_line else None,
+                header=header if prepared.header_line else None,
             )
 
     def _settle(self, job: ImportJob, owner: str, status: ImportStatus, error: str | None = None) -> ImportJob:
