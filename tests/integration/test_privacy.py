@@ -156,7 +156,8 @@ def test_erasure_forfeits_the_points_gives_back_holds_and_orders_and_forgets_the
 def test_erasing_twice_is_a_no_op_that_answers_the_first_erasure(api, db):
     email = unique("twice")
     member_id = api.get("/customer", as_user=email).json_body["id"]
-    owed = api.get("/admin/reports/liability", as_user=ADMIN, admin=True).json_body["outstanding_points"]
+    before = api.get("/admin/reports/liability", as_user=ADMIN, admin=True).json_body
+    owed = before["outstanding_points"]
     first = erase(api, member_id, key="erase-1")
     replay = erase(api, member_id, key="erase-1")
     again = erase(api, member_id, key="erase-2")
@@ -166,6 +167,8 @@ def test_erasing_twice_is_a_no_op_that_answers_the_first_erasure(api, db):
     assert first.json_body["erasure"]["points_forfeited"] == 1000
     liability = api.get("/admin/reports/liability", as_user=ADMIN, admin=True).json_body
     assert owed - liability["outstanding_points"] == 1000  # exactly the forfeit
+    members = sum(t["members"] for t in liability["by_tier"])
+    assert sum(t["members"] for t in before["by_tier"]) - members == 1  # no longer a member of the program
     with db.reader() as tx:
         assert tx.fetch_value("SELECT count(*) FROM ledger_entries WHERE entry_type = 'FORFEIT'") == 1
         assert tx.fetch_value("SELECT count(*) FROM outbox_events WHERE event_type = 'MemberErased'") == 1
