@@ -80,6 +80,11 @@ jobs: $(STAMP)
 dead-letters: $(STAMP)
 	$(PY) -m devtools.ops dead-letters $(if $(REDRIVE),--redrive)
 
+# Import a CSV of members and balances into the running stack (`make run`): make import FILE=members.csv [DRY_RUN=1]
+import: $(STAMP)
+	@test -n "$(FILE)" || { echo "set FILE=<members.csv> (columns in docs/operator-tools.md)"; exit 2; }
+	$(PY) -m devtools.ops import $(FILE) $(if $(DRY_RUN),--dry-run)
+
 migrate: $(STAMP)
 	$(PY) -m devtools.migrate
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice.app import Chalice, CognitoUserPoolAuthorizer, Cron, SQSEvent
+from chalice.app import Chalice, Cron, S3Event, SQSEvent
 
 from chalicelib.cart.routes import routes as cart_routes
 from chalicelib.catalog.routes import routes as catalog_routes
 from chalicelib.container import services
+from chalicelib.events.routes import routes as event_routes
 from chalicelib.members.routes import routes as member_routes
 from chalicelib.operations.routes import routes as operations_routes
 from chalicelib.orders.routes import routes as order_routes
@@ -21,25 +22,16 @@ from chalicelib.platform import logs, routing
 from chalicelib.platform.jobs import run_scheduled
 from chalicelib.platform.snapstart import register_hooks as register_snapstart_hooks
 from chalicelib.points.routes import routes as points_routes
+from chalicelib.privacy.routes import routes as privacy_routes
 from chalicelib.reservations.routes import routes as reservation_routes
 
 # Our own JSON logging (chalicelib.platform.logs) replaces Chalice's plain-text handler.
 app = Chalice(app_name="xanadu-rewards", configure_logs=False)
 
 
-def member_authorizer() -> CognitoUserPoolAuthorizer | None:
-    """Deployed stages put API Gateway's Cognito authorizer in front of member and admin routes.
-
-    Locally (XANADU_AUTH_MODE=verify) there is none: chalice local's imitation crashes on non-JWT
-    tokens and verifies nothing, so the app verifies tokens itself.
-    """
-    if os.environ.get("XANADU_AUTH_MODE", "cognito") == "verify":
-        return None
-    pool_arn = os.environ.get("COGNITO_USER_POOL_ARN", "arn:aws:cognito-idp:us-east-1:000000000000:userpool/unset")
-    return CognitoUserPoolAuthorizer("XanaduMembers", provider_arns=[pool_arn])
-
-
-routing.configure(app, authorizer=member_authorizer(), partner_gate=lambda key: services().partners.authenticate(key))
+routing.configure(
+    app, authorizer=routing.cognito_authorizer(), partner_gate=lambda key: services().partners.authenticate(key)
+)
 app.register_middleware(routing.http_middleware, "http")
 for blueprint in (
     catalog_routes,
@@ -49,6 +41,8 @@ for blueprint in (
     reservation_routes,
     points_routes,
     partner_routes,
+    privacy_routes,
+    event_routes,
     operations_routes,
 ):
     app.register_blueprint(blueprint)
@@ -87,7 +81,7 @@ def recover_stalled_orders(event: Any) -> dict[str, Any]:
 
 @app.schedule("rate(1 hour)", name="housekeeping")
 def housekeeping(event: Any) -> dict[str, Any]:
-    """Purge idempotency keys past 24 h, published outbox rows and old processed-event ids."""
+    """Purge idempotency keys past 24 h and processed-event ids past 30 days (events are archived, not purged)."""
     return run_scheduled("housekeeping", event, lambda stop: services().housekeeping.run())
 
 
@@ -115,6 +109,25 @@ def recompute_tiers(event: Any) -> dict[str, Any]:
 def reconcile_points(event: Any) -> dict[str, Any]:
     """Nightly 03:00 UTC: balance == sum(ledger) == sum(lots) for every member; logs drift, changes nothing."""
     return run_scheduled("reconcile_points", event, lambda stop: services().reconciliation.run(should_stop=stop))
+
+
+# -- operator tools (docs/operator-tools.md) ------------------------------------------------------
+@app.on_s3_event(bucket=os.environ.get("DATA_BUCKET", "xanadu-data"), prefix="imports/", suffix=".csv")
+def import_members(event: S3Event) -> dict[str, Any]:
+    """A CSV under imports/: members and opening balances in committed batches, paused before the time limit."""
+    return run_scheduled("import_members", event, lambda stop: services().imports.on_upload(event.to_dict(), stop))
+
+
+@app.schedule("rate(1 minute)", name="resume_imports")
+def resume_imports(event: Any) -> dict[str, Any]:
+    """Continue imports paused before their time limit, or whose invocation died."""
+    return run_scheduled("resume_imports", event, lambda stop: services().imports.resume(should_stop=stop))
+
+
+@app.schedule(Cron(30, 0, "*", "*", "?", "*"), name="export_events")
+def export_events(event: Any) -> dict[str, Any]:
+    """Daily 00:30 UTC: yesterday's events to events/dt=YYYY-MM-DD/ (gzipped JSON Lines); purge past retention."""
+    return run_scheduled("export_events", event, lambda stop: services().archive.run(should_stop=stop))
 
 
 # -- deploy-time handlers -------------------------------------------------------------------------

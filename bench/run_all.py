@@ -9,7 +9,7 @@ app, patched classes or environment never leak into the next.
   python -m bench.run_all --ref HEAD            # a committed version (git archive into a temp dir), measured
                                                 # with this tree's bench/; handy while the tree is mid-edit
 --quick sets BENCH_QUICK=1 and small sizes (see QUICK below) unless the environment already sets them, and
-leaves out sqs_processor (no target in issue 11). Knobs: each benchmark's --help.
+leaves out sqs_processor (no target in issue 11). Knobs: each benchmark's --help (import_members: BENCH_IMPORT_ROWS).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.common import ROOT, machine_info, verdict, write_json
 
-BENCHMARKS = ("lambda_load", "cold_start", "import_time", "catalog_read", "expiry", "sqs_processor")
+BENCHMARKS = ("lambda_load", "cold_start", "import_time", "catalog_read", "expiry", "sqs_processor", "import_members")
 QUICK_BENCHMARKS = ("lambda_load", "cold_start", "import_time", "catalog_read", "expiry")
 # Quick mode: enough samples for a ratio that moves when the code does, in about two minutes.
 QUICK = {
@@ -102,6 +102,11 @@ def _lines(r: dict) -> list[tuple[str, str, str, str]]:
                  f"job {d['job_s']:.1f} s, {d['job_max_rss_mb']:.0f} MB",
                  judged("job / statement time", f"{d['ratio']:.2f}x") + "; "
                  + judged("job peak RSS MB", f"{d['job_max_rss_mb']:.0f} MB"))]
+    if name == "import_members":
+        return [(f"import {d['rows']:,} rows", f"COPY (unlogged) {d['copy_s']:.1f} s",
+                 f"import {d['import_s']:.1f} s, {d['import_max_rss_mb']:.0f} MB",
+                 judged("import / COPY time", f"{d['ratio']:.1f}x") + "; "
+                 + judged("import peak RSS MB", f"{d['import_max_rss_mb']:.0f} MB"))]
     if name == "sqs_processor":
         return [("order events", f"direct {d['baseline_msgs_per_s']:.0f} msg/s", f"{d['project_msgs_per_s']:.0f} msg/s",
                  judged("throughput ratio", f"{d['ratio']:.2f}x"))]

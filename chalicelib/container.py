@@ -14,12 +14,17 @@ from .platform.db import Database, get_database
 
 if TYPE_CHECKING:
     from .adapters.email import Notifier
+    from .adapters.identity import IdentityProvider
     from .adapters.sqs import Sqs
+    from .adapters.storage import ObjectStore
     from .cart.checkout import CheckoutService
     from .cart.service import CartService
     from .catalog.admin import ProductAdminService
     from .catalog.service import CatalogService
+    from .events.archive import EventArchive
+    from .events.log import EventLog
     from .events.relay import OutboxRelay
+    from .imports.service import ImportService
     from .members.customers import CustomerService
     from .members.service import MemberService
     from .operations.housekeeping import Housekeeping
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from .points.service import PointsService
     from .points.tier_policy import TierPolicy
     from .points.tiers import TierService
+    from .privacy.service import PrivacyService
     from .reservations.service import ReservationService
 
 
@@ -189,6 +195,43 @@ class Services:
         from .platform.idempotency import get_idempotency
 
         return Housekeeping(self.db, get_idempotency())
+
+    # -- operator tools: data requests, imports, the event archive (docs/operator-tools.md) -----
+    @cached_property
+    def identity_provider(self) -> IdentityProvider:
+        from .adapters.identity import IdentityProvider
+
+        return IdentityProvider(self.settings)
+
+    @cached_property
+    def storage(self) -> ObjectStore:
+        from .adapters.storage import ObjectStore
+
+        return ObjectStore(self.settings)
+
+    @cached_property
+    def privacy(self) -> PrivacyService:
+        from .privacy.service import PrivacyService
+
+        return PrivacyService(self.db, self.identity_provider, self.reservations, self.members)
+
+    @cached_property
+    def imports(self) -> ImportService:
+        from .imports.service import ImportService
+
+        return ImportService(self.db, self.settings, self.storage)
+
+    @cached_property
+    def event_log(self) -> EventLog:
+        from .events.log import EventLog
+
+        return EventLog(self.db)
+
+    @cached_property
+    def archive(self) -> EventArchive:
+        from .events.archive import EventArchive
+
+        return EventArchive(self.db, self.settings, self.storage)
 
 
 _services: Services | None = None

@@ -32,6 +32,11 @@ _ACTION_OF = {
     ("sqs", "SendMessageBatch"): "sqs:SendMessage",
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
     ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
+    # S3 authorises reading an object's head with GetObject and a multipart upload with PutObject.
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "CreateMultipartUpload"): "s3:PutObject",
+    ("s3", "UploadPart"): "s3:PutObject",
+    ("s3", "CompleteMultipartUpload"): "s3:PutObject",
 }
 _SIGNING_ONLY = {("rds", "generate_db_auth_token"): "rds-db:connect"}
 

@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Mapping
 
 REGION = "us-east-1"
@@ -21,6 +22,9 @@ ACCOUNT = "123456789012"
 POOL_NAME = "xanadu-local"
 CLIENT_NAME = "xanadu-web"
 ADMIN_GROUP = "admin"
+
+# The stage's bucket (imports/, events/): DATA_BUCKET of the local stack and the tests.
+DATA_BUCKET = "xanadu-local-data"
 
 DEMO_MEMBER = ("member@xanadu.example", "Member-pass-1", "Maya", "Member")
 DEMO_ADMIN = ("admin@xanadu.example", "Admin-pass-1", "Ada", "Admin")
@@ -43,6 +47,7 @@ class LocalAws:
     client_id: str
     queue_url: str
     dlq_url: str
+    data_bucket: str = DATA_BUCKET
 
     @property
     def jwks_url(self) -> str:
@@ -62,6 +67,7 @@ class LocalAws:
             "COGNITO_JWKS_URL": self.jwks_url,
             "ORDER_EVENTS_QUEUE_URL": self.queue_url,
             "ORDER_EVENTS_DLQ_URL": self.dlq_url,
+            "DATA_BUCKET": self.data_bucket,
         }
 
     def to_json(self) -> str:
@@ -102,11 +108,14 @@ class Tokens:
     refresh_token: str | None
 
 
-def start_server(port: int = 4566, host: str = "127.0.0.1"):
+def start_server(port: int = 4566, host: str = "127.0.0.1", state_dir: Path | None = None):
     """moto server (with devtools.localcognito) in a background thread of this process; port 0 picks a
-    free one. Returns (server with .stop(), endpoint URL)."""
-    from devtools.localcognito import LocalAwsServer
+    free one. With `state_dir`, which users were deleted is kept there across restarts (a user created
+    again after a deletion gets a new sub, as in Cognito). Returns (server with .stop(), endpoint URL)."""
+    from devtools.localcognito import LocalAwsServer, remember_deletions_in
 
+    if state_dir is not None:
+        remember_deletions_in(state_dir / "cognito-deletions.json")
     server = LocalAwsServer(host, port).start()
     bound_host, bound_port = server.get_host_and_port()
     return server, f"http://{host}:{bound_port}"
@@ -150,7 +159,17 @@ def bootstrap(endpoint: str) -> LocalAws:
     queue_url, dlq_url = create_queue_with_dlq(client("sqs", endpoint), "order-events")
     ses = client("ses", endpoint)
     ses.verify_email_identity(EmailAddress="rewards@xanadu.example")
-    return LocalAws(endpoint, pool_id, client_id, queue_url, dlq_url)
+    ensure_bucket(endpoint, DATA_BUCKET)
+    return LocalAws(endpoint, pool_id, client_id, queue_url, dlq_url, DATA_BUCKET)
+
+
+def ensure_bucket(endpoint: str, name: str) -> None:
+    """The stage's bucket (infra/60-bucket.yml in AWS): imports/ and events/ live here."""
+    s3 = client("s3", endpoint)
+    try:
+        s3.head_bucket(Bucket=name)
+    except Exception:
+        s3.create_bucket(Bucket=name)
 
 
 def create_queue_with_dlq(sqs: Any, name: str) -> tuple[str, str]:

@@ -39,6 +39,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
@@ -501,11 +502,31 @@ def _action_update_user_attributes(self: Any) -> Any:
 _original: dict[str, Callable[..., Any]] = {}
 
 
+# (pool id, lower-cased name) -> how many times that user was deleted. A user created again after a
+# deletion is a new account with a new sub, as in Cognito (an erased member's old sign-in must stay
+# someone else). With a file (the local stack's data dir) it survives restarts like the database does.
+_deletions: dict[str, int] = {}
+_deletions_file: Path | None = None
+
+
+def remember_deletions_in(path: Path | None) -> None:
+    """Keep the deletion counts in `path` (JSON), loading what an earlier run left there."""
+    global _deletions_file
+    with _lock:
+        _deletions_file = path
+        if path is not None and path.exists():
+            _deletions.update({k: int(v) for k, v in json.loads(path.read_text()).items()})
+
+
+def _user_key(user_pool_id: str, name: str) -> str:
+    return f"{user_pool_id}:{name.lower()}"
+
+
 def _stable_user_init(original: Callable[..., Any]) -> Callable[..., Any]:
     """Cognito keeps a user's `sub` for the account's lifetime; moto draws a new one each time the
     emulator (in memory) recreates the user on start. Members are keyed on `sub`, so locally the sub
-    is derived from the pool and the user's name: the same user has the same sub after a restart
-    (a user deleted and created again in one run gets the same sub too: real Cognito would not)."""
+    is derived from the pool, the user's name and how often such a user was deleted: the same user has
+    the same sub after a restart, and a user deleted and created again gets a new one (as in Cognito)."""
     import uuid
 
     def init(self: Any, user_pool_id: str, username: str | None, *args: Any, **kwargs: Any) -> None:
@@ -513,12 +534,26 @@ def _stable_user_init(original: Callable[..., Any]) -> Callable[..., Any]:
         # With email as the username attribute, moto passes no username and names the user by its sub.
         name = username or self.attribute_lookup.get("email")
         if name:
-            self.id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cognito-local:{user_pool_id}:{name.lower()}"))
+            generation = _deletions.get(_user_key(user_pool_id, name), 0)
+            seed = f"cognito-local:{user_pool_id}:{name.lower()}" + (f":{generation}" if generation else "")
+            self.id = str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
             if username is None:
                 self.username = self.id
             self.update_attributes([{"Name": "sub", "Value": self.id}])
 
     return init
+
+
+def _admin_delete_user(self: Any, user_pool_id: str, username: str) -> None:
+    user = self.admin_get_user(user_pool_id, username)
+    name = user.attribute_lookup.get("email") if user.username == user.id else user.username
+    _original["admin_delete_user"](self, user_pool_id, username)
+    if name:
+        with _lock:
+            key = _user_key(user_pool_id, name)
+            _deletions[key] = _deletions.get(key, 0) + 1
+            if _deletions_file is not None:
+                _deletions_file.write_text(json.dumps(_deletions, indent=1))
 
 
 def install() -> None:
@@ -532,7 +567,8 @@ def install() -> None:
         _original.update(_get_user=pool_cls._get_user, initiate_auth=backend_cls.initiate_auth,
                          admin_initiate_auth=backend_cls.admin_initiate_auth,
                          respond_to_auth_challenge=backend_cls.respond_to_auth_challenge,
-                         update_user_pool=backend_cls.update_user_pool)
+                         update_user_pool=backend_cls.update_user_pool,
+                         admin_delete_user=backend_cls.admin_delete_user)
         _original["user_init"] = models.CognitoIdpUser.__init__
         models.CognitoIdpUser.__init__ = _stable_user_init(_original["user_init"])
         pool_cls._get_user = _get_user
@@ -541,6 +577,7 @@ def install() -> None:
         backend_cls.admin_initiate_auth = _admin_initiate_auth
         backend_cls.respond_to_auth_challenge = _respond_to_auth_challenge
         backend_cls.update_user_pool = _update_user_pool
+        backend_cls.admin_delete_user = _admin_delete_user
         backend_cls.update_user_attributes = _update_user_attributes
         backend_cls.admin_update_user_attributes = _admin_update_user_attributes
         response_cls.revoke_token = _action_revoke_token

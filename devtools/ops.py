@@ -8,12 +8,16 @@ never deployed).
     python -m devtools.ops run-job recompute-tiers | reconcile-points
     python -m devtools.ops run-job NAME                           any other schedule handler, as EventBridge calls it
     python -m devtools.ops dead-letters [--redrive]               show order-events-dlq; --redrive moves them back
+    python -m devtools.ops import FILE.csv [--dry-run] [--no-wait]  upload to imports/ (the S3 handler imports
+                                                                  it), print its progress and final report
+    python -m devtools.ops export-events [--day YYYY-MM-DD]      the daily archive export now (or one day again)
 
 The database is DATABASE_URL (or the DB_* variables) when set, else the running local stack's, read from
 <data dir>/env.json (`make run` writes it; XANADU_DATA_DIR overrides .var/local); dead letters need the
 running stack. The points jobs run through the same service as their @app.schedule handler, with a
 progress line on stderr after each batch (at most one a second) and the final report as JSON on stdout.
-Exit status: 0 done, 1 failed, 2 reconciliation found drift.
+Exit status: 0 done, 1 failed, 2 reconciliation found drift. `import` needs the running stack (its bucket
+and worker); it exits 1 if the import FAILED (a refused file), 0 otherwise (rejected rows are in the report).
 """
 
 from __future__ import annotations
@@ -237,6 +241,91 @@ def redrive(sqs: Any, dlq_url: str, queue_url: str) -> int:
             moved += 1
 
 
+# -- imports and the event archive --------------------------------------------------------------------
+_IMPORT_OUTPUTS = (".progress.json", ".report.json", ".rejections.jsonl")
+
+
+def import_key(path: Path, dry_run: bool) -> str:
+    if not path.name.endswith(".csv"):
+        raise SystemExit(f"{path.name}: the file name must end in .csv (only such keys start an import)")
+    return ("imports/dry-run/" if dry_run else "imports/") + path.name
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    except s3.exceptions.NoSuchKey:
+        return None
+
+
+def import_file(path: Path, *, dry_run: bool, wait: bool = True, timeout: float = 3600.0,
+                poll_seconds: float = 1.0, out: Any = None, err: Any = None) -> int:
+    """Upload `path` under imports/ of the running stack's bucket (its worker feeds the S3 handler, as S3
+    invokes it in AWS), then follow <key>.progress.json until <key>.report.json appears; print the report."""
+    out, err = out or sys.stdout, err or sys.stderr
+    from devtools.run import StackInfo
+
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such file")
+    info = StackInfo.load()
+    s3 = localaws.client("s3", info.aws.endpoint)
+    bucket, key = info.aws.data_bucket, import_key(path, dry_run)
+    for suffix in _IMPORT_OUTPUTS:  # an earlier run's outputs must not be mistaken for this one's
+        s3.delete_object(Bucket=bucket, Key=key + suffix)
+    s3.upload_file(str(path), bucket, key)
+    print(f"[import] uploaded {path} ({path.stat().st_size:,} bytes) to s3://{bucket}/{key}"
+          + (" (dry run: nothing will be written)" if dry_run else ""), file=err, flush=True)
+    if not wait:
+        return 0
+    started, last = time.monotonic(), None
+
+    def show(progress: dict[str, Any]) -> None:
+        print(f"[import] {time.monotonic() - started:7.1f}s {progress['status']:<7} {progress['percent']:5.1f}% "
+              f"rows={progress['rows_read']:,} imported={progress['imported']:,} "
+              f"skipped={progress['skipped']:,} rejected={progress['rejected']:,}", file=err, flush=True)
+
+    while time.monotonic() - started < timeout:
+        report = _read_json(s3, bucket, key + ".report.json")
+        if report is not None:
+            show(report)
+            break
+        progress = _read_json(s3, bucket, key + ".progress.json")
+        if progress is not None and progress != last:
+            last = progress
+            show(progress)
+        time.sleep(poll_seconds)
+    else:
+        print(f"[import] no report after {timeout:.0f}s; it goes on in the stack (see {key}.progress.json)", file=err)
+        return 1
+    for rejection in report.get("rejections", [])[:20]:
+        print(f"[import] line {rejection['line']}: {rejection['reason']}", file=err)
+    if report["rejected"] > 20:
+        print(f"[import] ... {report['rejected'] - 20:,} more in {report['rejections_file']}", file=err)
+    summary = {k: report[k] for k in ("import_id", "file", "dry_run", "status", "rows_read", "imported", "skipped",
+                                      "rejected", "points", "seconds", "invocations", "error", "rejections_file")}
+    print(json.dumps(summary), file=out)
+    return 1 if report["status"] == "FAILED" else 0
+
+
+def export_events(day: str | None, out: Any = None) -> int:
+    """The archive export (as the daily job), or one day again (the same objects are rewritten)."""
+    from datetime import date
+
+    from chalicelib.container import services
+    from chalicelib.platform import logs
+
+    logs.configure(os.environ.get("LOG_LEVEL", "WARNING"))
+    archive = services().archive
+    if day:
+        done = archive.export_day(date.fromisoformat(day))
+        result: dict[str, Any] = {"day": done.day.isoformat(), "events": done.events, "objects": done.objects,
+                                  "bytes": done.bytes, "prefix": f"s3://{done.bucket}/{done.prefix}"}
+    else:
+        result = dataclasses.asdict(archive.run())
+    print(json.dumps(result), file=out or sys.stdout)
+    return 0
+
+
 # -- the command line -------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.ops", description=(__doc__ or "").split("\n")[0])
@@ -255,6 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     letters = commands.add_parser("dead-letters", help="show (and optionally redrive) order-events-dlq")
     letters.add_argument("--redrive", action="store_true", help="move the dead letters back to order-events")
+    imports = commands.add_parser("import", help="import a CSV of members and balances through the local bucket")
+    imports.add_argument("file", type=Path, help="a .csv file: external_member_id,email,first_name,... (docs)")
+    imports.add_argument("--dry-run", action="store_true", help="validate the whole file, write nothing")
+    imports.add_argument("--no-wait", action="store_true", help="upload and return; the stack imports it")
+    imports.add_argument("--timeout", type=float, default=3600.0, help="seconds to follow the import")
+    exports = commands.add_parser("export-events", help="export the event archive to the bucket now")
+    exports.add_argument("--day", help="export this UTC day again (YYYY-MM-DD) instead of the daily run")
     args = parser.parse_args(argv)
 
     if args.command == "list":
@@ -273,6 +369,12 @@ def main(argv: list[str] | None = None) -> int:
         result = run_handler(sources, args.name)
         print(json.dumps(result, indent=2, default=str) if result is not None else f"{args.name}: done")
         return 0
+    if args.command == "import":
+        return import_file(args.file, dry_run=args.dry_run, wait=not args.no_wait, timeout=args.timeout)
+    if args.command == "export-events":
+        source = load_environment()
+        print(f"[export-events] database from {source}", file=sys.stderr)
+        return export_events(args.day)
     from devtools.run import StackInfo
 
     info = StackInfo.load()

@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -114,11 +115,36 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
+# The bucket of infra/60-bucket.yml: every @app.on_s3_event subscribes to it.
+DATA_BUCKET = "DataBucket"
+# `chalice package` refuses @app.on_s3_event ("CloudFormation does not support modifying the event
+# notifications of existing buckets"). Our bucket is in the same template, where SAM can subscribe a
+# function to it, so the S3 subscription is written as a SAM `S3` event on that bucket instead.
+_CHALICE_PACKAGE = f"""
+import sys
+from chalice import package
+from chalice.utils import to_cfn_resource_name
+
+def s3_event(self, resource, template):
+    function = template["Resources"][to_cfn_resource_name(resource.lambda_function.resource_name)]
+    rules = [{{"Name": n, "Value": v}} for n, v in (("prefix", resource.prefix), ("suffix", resource.suffix)) if v]
+    event = {{"Type": "S3", "Properties": {{"Bucket": {{"Ref": "{DATA_BUCKET}"}}, "Events": list(resource.events)}}}}
+    if rules:
+        event["Properties"]["Filter"] = {{"S3Key": {{"Rules": rules}}}}
+    function["Properties"].setdefault("Events", {{}})[to_cfn_resource_name(resource.resource_name)] = event
+
+package.SAMTemplateGenerator._generate_s3bucketnotification = s3_event
+from chalice.cli import main
+sys.argv[0] = "chalice"
+sys.exit(main())
+"""
+
+
 def chalice_package(stage: str, into: Path) -> tuple[dict[str, Any], Path]:
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
     # Chalice reads XANADU_AUTH_MODE at import (authorizer wiring): deployed stages use Cognito.
     env["XANADU_AUTH_MODE"] = "cognito"
-    subprocess.run([str(Path(sys.executable).parent / "chalice"), "--project-dir", str(ROOT), "package",
+    subprocess.run([sys.executable, "-c", _CHALICE_PACKAGE, "--project-dir", str(ROOT), "package",
                     "--stage", stage, "--template-format", "yaml", str(into)],
                    check=True, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return yaml.safe_load((into / "sam.yaml").read_text()), into / "deployment.zip"
@@ -219,7 +245,20 @@ def _environment(cfg: dict[str, Any]) -> dict[str, Any]:
     return env
 
 
-def _policy_statements(name: str, actions: set[str], cfg: dict[str, Any], migrator: bool) -> list[dict[str, Any]]:
+def _bucket_name(template: dict[str, Any]) -> str:
+    """The data bucket's name as the template computes it (a Fn::Sub string of pseudo parameters)."""
+    name = template["Resources"][DATA_BUCKET]["Properties"]["BucketName"]
+    assert isinstance(name, dict) and isinstance(name.get("Fn::Sub"), str), "BucketName must be a Fn::Sub"
+    return str(name["Fn::Sub"])
+
+
+def _logical_id(service: str) -> str:
+    """cognito-idp -> CognitoIdp (logical ids are alphanumeric)."""
+    return "".join(part.capitalize() for part in re.split(r"[^a-z0-9]+", service) if part)
+
+
+def _policy_statements(name: str, actions: set[str], cfg: dict[str, Any], migrator: bool,
+                       bucket: str = "") -> list[dict[str, Any]]:
     """The function's own policy: its log group, ENIs, X-Ray, and the stage resources its calls touch."""
     statements: list[dict[str, Any]] = [
         {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -235,6 +274,13 @@ def _policy_statements(name: str, actions: set[str], cfg: dict[str, Any], migrat
     if sqs:
         statements.append({"Sid": "OrderEventsQueues", "Effect": "Allow", "Action": sqs,
                            "Resource": [_arn("OrderEventsQueue"), _arn("OrderEventsDeadLetterQueue")]})
+    objects = sorted(a for a in actions if a.startswith("s3:"))
+    if objects:  # object reads and writes only: nothing here lists or deletes
+        statements.append({"Sid": "DataBucketObjects", "Effect": "Allow", "Action": objects,
+                           "Resource": [_sub(f"arn:${{AWS::Partition}}:s3:::{bucket}/*")]})
+    idp = sorted(a for a in actions if a.startswith("cognito-idp:"))
+    if idp:
+        statements.append({"Sid": "UserPoolUsers", "Effect": "Allow", "Action": idp, "Resource": [_arn("UserPool")]})
     if "ses:SendEmail" in actions:
         statements.append({"Sid": "MemberEmail", "Effect": "Allow", "Action": ["ses:SendEmail"],
                            "Resource": [_ref("SesIdentityArn")],
@@ -340,7 +386,9 @@ def build_template(chalice: dict[str, Any], cfg: dict[str, Any], package_digest:
     resources = template["Resources"]
     functions = functions_of(template)
     derived = calls_by_handler()
-    template.setdefault("Globals", {}).setdefault("Function", {})["Environment"] = {"Variables": _environment(cfg)}
+    bucket = _bucket_name(template)
+    template.setdefault("Globals", {}).setdefault("Function", {})["Environment"] = {
+        "Variables": {**_environment(cfg), "DATA_BUCKET": _sub(bucket)}}
 
     for name, function in functions.items():
         props = function["Properties"]
@@ -366,7 +414,7 @@ def build_template(chalice: dict[str, Any], cfg: dict[str, Any], package_digest:
         resources[role]["Properties"]["Policies"] = [{
             "PolicyName": f"{name}Policy",
             "PolicyDocument": {"Version": "2012-10-17",
-                               "Statement": _policy_statements(name, actions, cfg, migrator)}}]
+                               "Statement": _policy_statements(name, actions, cfg, migrator, bucket)}}]
         resources[f"{name}ErrorsAlarm"] = _alarm(
             f"{name} raised errors (docs/operations.md#alarms)", "AWS/Lambda", "Errors",
             [{"Name": "FunctionName", "Value": _ref(name)}], threshold=0)
@@ -410,11 +458,15 @@ def build_template(chalice: dict[str, Any], cfg: dict[str, Any], package_digest:
     # (rds only signs a token locally; the migrator reads its secret whatever the stage's app auth.)
     services = sorted({c.service for calls in derived.values() for c in calls} - {"rds", "ses"})
     for service in services:
-        resources[f"{service.capitalize()}Endpoint"] = {
-            "Type": "AWS::EC2::VPCEndpoint",
-            "Properties": {"VpcEndpointType": "Interface", "PrivateDnsEnabled": True, "VpcId": _ref("VpcId"),
-                           "ServiceName": _sub("com.amazonaws.${AWS::Region}.%s" % service),
-                           "SubnetIds": _ref("PrivateSubnetIds"), "SecurityGroupIds": [_ref("EndpointSecurityGroup")]}}
+        endpoint: dict[str, Any] = {
+            "VpcEndpointType": "Interface", "PrivateDnsEnabled": True, "VpcId": _ref("VpcId"),
+            "ServiceName": _sub("com.amazonaws.${AWS::Region}.%s" % service),
+            "SubnetIds": _ref("PrivateSubnetIds"), "SecurityGroupIds": [_ref("EndpointSecurityGroup")]}
+        if service == "s3":
+            # S3's private DNS serves in-VPC requests only when not limited to inbound resolver
+            # endpoints (that default needs a gateway endpoint, i.e. the VPC's route tables).
+            endpoint["DnsOptions"] = {"PrivateDnsOnlyForInboundResolverEndpoint": "AllResolvers"}
+        resources[f"{_logical_id(service)}Endpoint"] = {"Type": "AWS::EC2::VPCEndpoint", "Properties": endpoint}
 
     api = resources["RestAPI"]["Properties"]
     api["TracingEnabled"] = True

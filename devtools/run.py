@@ -248,7 +248,7 @@ def _prepare_database(database_url: str, images_url: str) -> None:
 
 
 def _start_aws(settings: RunSettings, cleanup: ExitStack) -> localaws.LocalAws:
-    server, endpoint = localaws.start_server(port=settings.aws_port)
+    server, endpoint = localaws.start_server(port=settings.aws_port, state_dir=settings.data_dir)
     cleanup.callback(server.stop)
     return localaws.bootstrap(endpoint)
 
@@ -294,7 +294,8 @@ def _start_worker(aws: localaws.LocalAws, cleanup: ExitStack) -> list[str]:
     from devtools.worker import Worker, discover, load_app
 
     app, config = load_app(ROOT, STAGE)
-    worker = Worker(discover(app, STAGE, config), localaws.client("sqs", aws.endpoint))
+    worker = Worker(discover(app, STAGE, config), localaws.client("sqs", aws.endpoint),
+                    s3=localaws.client("s3", aws.endpoint))
     worker.start()
     cleanup.callback(worker.stop)
     return worker.running

@@ -11,6 +11,9 @@ deployed:
   Messages left on the queue come back and the queue's own redrive policy moves them to the DLQ
   after maxReceiveCount receives (moto implements it like SQS does).
 - Schedules: `rate(...)` and six-field `cron(...)` expressions, in UTC, on a timer thread.
+- S3 (`@app.on_s3_event`): the bucket notifies a queue of ours, as S3 can (moto sends the event
+  documents S3 sends), and the handler gets each record as its own event, as Lambda's S3 trigger
+  does. Like an asynchronous invocation, a failing event is retried twice, then dropped (logged).
 
 Nothing here knows about the Xanadu app; tests drive it with a throwaway Chalice app.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import json
 import logging
 import os
 import re
@@ -27,9 +31,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol
+from urllib.parse import quote_plus, unquote_plus
 
 from chalice import Chalice
 from chalice.app import (
+    S3EventConfig,
     ScheduledEventConfig,
     ScheduleExpression,
     SQSEventConfig,
@@ -94,15 +100,25 @@ class ScheduleSource:
     expression: str
 
 
+@dataclass(frozen=True)
+class S3Source:
+    function: LocalLambda
+    bucket: str
+    events: tuple[str, ...]
+    prefix: str | None
+    suffix: str | None
+
+
 @dataclass
 class EventSources:
     sqs: list[SqsSource] = field(default_factory=list)
     schedules: list[ScheduleSource] = field(default_factory=list)
+    s3: list[S3Source] = field(default_factory=list)
     not_emulated: list[str] = field(default_factory=list)
 
 
 def discover(app: Chalice, stage: str = "local", config: Config | None = None) -> EventSources:
-    """The app's SQS and schedule sources; other kinds (S3, SNS, event patterns...) are only named."""
+    """The app's SQS, schedule and S3 sources; other kinds (SNS, event patterns...) are only named."""
     sources = EventSources()
     for source in app.event_sources:
         function = _local_lambda(app, source.name, stage, config)
@@ -114,6 +130,8 @@ def discover(app: Chalice, stage: str = "local", config: Config | None = None) -
             if isinstance(expression, ScheduleExpression):
                 expression = expression.to_string()
             sources.schedules.append(ScheduleSource(function, expression))
+        elif isinstance(source, S3EventConfig):
+            sources.s3.append(S3Source(function, source.bucket, tuple(source.events), source.prefix, source.suffix))
         else:
             sources.not_emulated.append(f"{source.name} ({type(source).__name__})")
     return sources
@@ -237,6 +255,75 @@ def _retry_after(sqs: Any, queue_url: str, messages: list[dict[str, Any]], secon
         sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": seconds}
             for i, m in enumerate(messages)])
+
+
+# -- S3 -------------------------------------------------------------------------------------------
+S3_MAX_RECEIVES = 3  # an asynchronous invocation: the first try and two retries
+
+
+def s3_queue_name(source: S3Source) -> str:
+    return f"s3-events-{source.function.name}".replace("_", "-")[:80]
+
+
+def subscribe(sqs: Any, s3: Any, source: S3Source) -> str:
+    """A queue for the source's bucket events and the bucket's notification to it (the prefix and suffix
+    filters of the decorator); other subscriptions of the bucket are kept. Returns the queue URL."""
+    queue_url = sqs.create_queue(QueueName=s3_queue_name(source), Attributes={"VisibilityTimeout": "900"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rules = [{"Name": name, "Value": value} for name, value in (("prefix", source.prefix), ("suffix", source.suffix))
+             if value]
+    current = s3.get_bucket_notification_configuration(Bucket=source.bucket)
+    queues = [q for q in current.get("QueueConfigurations", []) if q.get("Id") != source.function.name]
+    queues.append({"Id": source.function.name, "QueueArn": arn, "Events": list(source.events),
+                   **({"Filter": {"Key": {"FilterRules": rules}}} if rules else {})})
+    s3.put_bucket_notification_configuration(Bucket=source.bucket, NotificationConfiguration={
+        "QueueConfigurations": queues,
+        **{k: v for k, v in current.items() if k in ("TopicConfigurations", "LambdaFunctionConfigurations")}})
+    return str(queue_url)
+
+
+def s3_records(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The S3 event records in a notification message (none in S3's s3:TestEvent), each with the
+    `sequencer` S3 puts on it (moto leaves it out; the message id stands in: a redelivered message keeps
+    it, a new upload gets another)."""
+    try:
+        records = json.loads(message["Body"]).get("Records") or []
+    except (ValueError, AttributeError):
+        return []
+    for record in records:
+        about = record.setdefault("s3", {}).setdefault("object", {})
+        about.setdefault("sequencer", message["MessageId"].replace("-", "").upper()[:20])
+        # S3 URL-encodes the key but keeps its slashes (moto encodes those too).
+        about["key"] = quote_plus(unquote_plus(str(about.get("key", ""))), safe="/")
+    return list(records)
+
+
+def poll_s3_once(sqs: Any, queue_url: str, function: LocalLambda, *, wait_seconds: int = WAIT_SECONDS,
+                 retry_delay: int = RETRY_DELAY_SECONDS) -> PollResult:
+    """Receive bucket notifications and invoke the handler once per record, as S3's trigger does."""
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=SQS_MAX_BATCH,
+                                   WaitTimeSeconds=wait_seconds, MessageSystemAttributeNames=["All"]
+                                   ).get("Messages", [])
+    done, retry, failed_any = [], [], False
+    for message in messages:
+        try:
+            for record in s3_records(message):
+                function.invoke({"Records": [record]})
+        except Exception:
+            failed_any = True
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            if receives >= S3_MAX_RECEIVES:
+                log.exception("s3 handler failed on its last try; the event is dropped",
+                              extra={"function": function.name})
+                done.append(message)
+            else:
+                log.exception("s3 handler failed; retried", extra={"function": function.name})
+                retry.append(message)
+        else:
+            done.append(message)
+    _delete(sqs, queue_url, done)
+    _retry_after(sqs, queue_url, retry, retry_delay)
+    return PollResult(len(messages), len(done), len(retry), failed_any)
 
 
 # -- schedules ------------------------------------------------------------------------------------
@@ -387,10 +474,11 @@ def run_scheduled(function: LocalLambda, at: datetime | None = None) -> Any:
 class Worker:
     """Daemon threads in this process: one long-poller per SQS source, one timer per schedule."""
 
-    def __init__(self, sources: EventSources, sqs: Any, *, wait_seconds: int = WAIT_SECONDS,
+    def __init__(self, sources: EventSources, sqs: Any, *, s3: Any = None, wait_seconds: int = WAIT_SECONDS,
                  retry_delay: int = RETRY_DELAY_SECONDS) -> None:
         self._sources = sources
         self._sqs = sqs
+        self._s3 = s3
         self._wait_seconds = wait_seconds
         self._retry_delay = retry_delay
         self._stop = threading.Event()
@@ -417,6 +505,14 @@ class Worker:
                 continue
             self._spawn(f"schedule:{source.function.name}", self._tick_forever, source, schedule)
             self.running.append(f"schedule {source.expression} -> {source.function.name}")
+        for source in self._sources.s3:
+            if self._s3 is None:
+                log.warning("S3 events not emulated (no S3 client)", extra={"function": source.function.name})
+                continue
+            queue_url = subscribe(self._sqs, self._s3, source)
+            self._spawn(f"s3:{source.function.name}", self._poll_s3_forever, source, queue_url)
+            where = f"s3://{source.bucket}/{source.prefix or ''}*{source.suffix or ''}"
+            self.running.append(f"s3 {where} -> {source.function.name}")
         for name in self._sources.not_emulated:
             log.warning("event source not emulated locally", extra={"source": name})
 
@@ -433,6 +529,15 @@ class Worker:
             except Exception:
                 # A poller must outlive a hiccup of the emulated SQS; back off instead of spinning.
                 log.exception("sqs poll failed", extra={"queue": source.queue_name})
+                self._stop.wait(2)
+
+    def _poll_s3_forever(self, source: S3Source, queue_url: str) -> None:
+        while not self._stop.is_set():
+            try:
+                poll_s3_once(self._sqs, queue_url, source.function, wait_seconds=self._wait_seconds,
+                             retry_delay=self._retry_delay)
+            except Exception:
+                log.exception("s3 event poll failed", extra={"function": source.function.name})
                 self._stop.wait(2)
 
     def _tick_forever(self, source: ScheduleSource, schedule: Schedule) -> None:
@@ -455,5 +560,7 @@ def describe(sources: EventSources) -> str:
     """One line per source, for `jobs list` and logs."""
     lines = [f"sqs       {s.queue_name:<24} {s.function.name} (batch {s.batch_size})" for s in sources.sqs]
     lines += [f"schedule  {s.expression:<24} {s.function.name}" for s in sources.schedules]
+    lines += [f"s3        {s.bucket + '/' + (s.prefix or '') + '*' + (s.suffix or ''):<24} {s.function.name}"
+              for s in sources.s3]
     lines += [f"other     {name}" for name in sources.not_emulated]
     return "\n".join(lines) if lines else "(no SQS or schedule handlers)"

@@ -51,6 +51,14 @@ def take_stock(tx: Tx, product_id: UUID, quantity: int) -> bool:
     return taken == 1
 
 
+def lock(tx: Tx, product_ids: list[UUID]) -> None:
+    """Row-lock these products in id order (the global lock order) before work that restocks several."""
+    tx.execute(
+        "SELECT id FROM products WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE",
+        ids=sorted({str(p) for p in product_ids}),
+    )
+
+
 def restock(tx: Tx, product_id: UUID, quantity: int) -> None:
     tx.execute("UPDATE products SET stock = stock + :q, updated_at = now() WHERE id = :id", id=product_id, q=quantity)
 

@@ -100,15 +100,6 @@ def unpublished_before(tx: Tx, before: datetime) -> tuple[int, datetime | None]:
     return int(row["n"]), row["oldest"]
 
 
-def purge_published_before(tx: Tx, cutoff: datetime, batch: int) -> int:
-    return tx.execute(
-        "DELETE FROM outbox_events WHERE id = ANY(ARRAY(SELECT id FROM outbox_events "
-        "WHERE published_at IS NOT NULL AND published_at < :c LIMIT :n))",
-        c=cutoff,
-        n=batch,
-    )
-
-
 def _json(value: Any) -> dict[str, Any]:
     decoded: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
     return decoded

@@ -43,5 +43,7 @@ class CustomerService:
             member = members.get(tx, member_id)
             if member is None:
                 raise NotFound("Unknown customer.", code="MEMBER_NOT_FOUND")
+            if member.erased:
+                raise NotFound("This customer was erased.", code="MEMBER_ERASED")
             standing = read_standing(tx, self._policy, member_id, now)
         return Customer(member, standing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -39,6 +40,8 @@ class Member:
     created_at: datetime
     # True once a sign-in owns this member (False: created in store, not signed in yet).
     signed_in: bool
+    # Erased on request (docs/operator-tools.md): every personal field above is blank.
+    erased: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +53,24 @@ class IdentityLink:
 
 
 @dataclass(frozen=True, slots=True)
+class ErasureSubject:
+    """What erasing a member starts from: its sign-in (if any), its email, and whether it is erased already."""
+
+    id: UUID
+    email: str
+    identity_issuer: str | None
+    identity_subject: str | None
+    erased_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Customer:
     """A member as admins see them: profile and points standing."""
 
     member: Member
     standing: Standing
+
+
+def identity_hash(issuer: str, subject: str) -> str:
+    """How an erased member's sign-in is remembered (erased_identities): never the subject itself."""
+    return hashlib.sha256(f"{issuer} {subject}".encode()).hexdigest()

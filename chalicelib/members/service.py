@@ -22,11 +22,11 @@ from uuid import UUID
 from ..platform.auth import Principal
 from ..platform.config import Settings
 from ..platform.db import UNIQUE_VIOLATION, Database, Tx, sqlstate
-from ..platform.errors import Conflict, Forbidden, NotFound
+from ..platform.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from ..platform.logs import get_logger
 from ..points import ledger_repository as ledger
 from . import repository as members
-from .models import Member, Profile
+from .models import Member, Profile, identity_hash
 
 log = get_logger(__name__)
 
@@ -82,6 +82,9 @@ class MemberService:
                 "Verify your email address to use Xanadu Rewards.",
                 code="EMAIL_NOT_VERIFIED",
             )
+        if members.identity_erased(tx, identity_hash(principal.issuer, principal.subject)):
+            # A token issued before its member was erased (valid until it expires) enrols nobody.
+            raise Unauthenticated("This sign-in belonged to an erased member.", code="IDENTITY_ERASED")
         profile = profile_of(principal)
         linked_id = members.link_by_email(tx, principal.issuer, principal.subject, principal.email, profile)
         if linked_id is not None:
@@ -100,6 +103,12 @@ class MemberService:
             "This email address belongs to another member's sign-in; contact support.",
             code="IDENTITY_CONFLICT",
         )
+
+    def forget(self, member_id: UUID) -> None:
+        """Drop this container's memory of the identities that resolved to `member_id` (erased)."""
+        with self._lock:
+            for key in [k for k, (known, _) in self._known.items() if known == member_id]:
+                del self._known[key]
 
     def _follow_email(self, member_id: UUID, email: str) -> None:
         """The verified email of a linked sign-in changed: the profile follows when the address is free."""
@@ -129,7 +138,7 @@ class MemberService:
     def profile(self, member_id: UUID) -> Member:
         with self._db.reader() as tx:
             member = members.get(tx, member_id)
-        if member is None:
+        if member is None or member.erased:
             raise NotFound("Unknown member.", code="MEMBER_NOT_FOUND")
         return member
 

@@ -1,4 +1,8 @@
-"""Hourly clean-up of bookkeeping rows that have served their purpose, in bounded batches."""
+"""Hourly clean-up of bookkeeping rows that have served their purpose, in bounded batches.
+
+Outbox events are not bookkeeping any more: they are the event archive (events/archive.py), kept
+until exported and past EVENT_RETENTION_DAYS by the daily export_events job.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ..events import inbox as processed_events
-from ..events import outbox
 from ..platform.db import Database, Tx
 from ..platform.idempotency import IdempotencyService
 
-# Published events are only kept for inspection.
-OUTBOX_RETENTION = timedelta(days=7)
 # Longer than a message can live (4 days on order-events + up to 14 in the DLQ + a redrive): a
 # redelivery older than this would be deduplicated by the state machine alone.
 PROCESSED_EVENTS_RETENTION = timedelta(days=30)
@@ -26,7 +27,6 @@ class Housekeeping:
         now = datetime.now(UTC)
         return {
             "idempotency_keys": self._idempotency.purge_expired(batch),
-            "outbox_events": self._purge(outbox.purge_published_before, now - OUTBOX_RETENTION, batch),
             "processed_events": self._purge(processed_events.purge_before, now - PROCESSED_EVENTS_RETENTION, batch),
         }
 

@@ -221,6 +221,8 @@ class OrderEventProcessor:
                     raise _Duplicate()
         except _Duplicate:
             return "duplicate"
+        if member.erased:
+            return "not notified (member erased)"
         # After the commit: at most one email per event (see docs/orders.md), and never an error.
         subject, text = _status_email(payload, event.payload.get("total_points"))
         try:

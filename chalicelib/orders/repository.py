@@ -70,6 +70,16 @@ def lock(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> OrderHead | N
     )
 
 
+def lock_for_member(tx: Tx, member_id: UUID, statuses: Sequence[OrderStatus]) -> list[OrderHead]:
+    """The member's orders in these statuses, row-locked in id order (erasure cancels them all)."""
+    return tx.rows(
+        OrderHead,
+        f"SELECT {_HEAD} FROM orders WHERE member_id = :m AND status = ANY(CAST(:s AS text[])) ORDER BY id FOR UPDATE",
+        m=member_id,
+        s=list(statuses),
+    )
+
+
 def head(tx: Tx, order_id: UUID) -> OrderHead | None:
     return tx.row(OrderHead, f"SELECT {_HEAD} FROM orders WHERE id = :o", o=order_id)
 

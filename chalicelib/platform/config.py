@@ -104,6 +104,14 @@ class Settings(BaseModel):
     # EMAIL_MODE=log: the folder messages are written to (one .eml file each); default <tmp>/xanadu-email-outbox.
     email_outbox_dir: str | None = None
 
+    # -- operator tools (docs/operator-tools.md) --
+    # The stage's bucket: import files under imports/, the event archive under events/.
+    data_bucket: str | None = None
+    # Rows per committed import batch (one transaction each).
+    import_batch_size: int = Field(default=5_000, ge=1, le=50_000)
+    # Events stay in the database this many days, and leave only once their day is in the archive.
+    event_retention_days: int = Field(default=90, ge=1, le=3_650)
+
     log_level: str = "INFO"
 
     @field_validator("database_url")
@@ -184,6 +192,9 @@ _ENV = {
     "EMAIL_SENDER": "email_sender",
     "EMAIL_MODE": "email_mode",
     "EMAIL_OUTBOX_DIR": "email_outbox_dir",
+    "DATA_BUCKET": "data_bucket",
+    "IMPORT_BATCH_SIZE": "import_batch_size",
+    "EVENT_RETENTION_DAYS": "event_retention_days",
     "LOG_LEVEL": "log_level",
 }
 

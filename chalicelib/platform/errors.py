@@ -91,3 +91,9 @@ class DatabaseUnavailable(DomainError):
 
     def __init__(self, message: str = "The database is unavailable; retry shortly."):
         super().__init__(message)
+
+
+class DependencyUnavailable(DomainError):
+    """An outside service the operation needs (the identity provider, storage) did not answer: retry."""
+
+    code = "DEPENDENCY_UNAVAILABLE"

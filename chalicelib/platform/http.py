@@ -47,6 +47,7 @@ _STATUS: list[tuple[type[errors.DomainError], int]] = [
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMediaType, 415),
     (errors.DatabaseUnavailable, 503),
+    (errors.DependencyUnavailable, 503),
 ]
 
 M = TypeVar("M", bound=BaseModel)

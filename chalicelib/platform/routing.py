@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from chalice.app import Authorizer, Blueprint, Chalice, CORSConfig, Request, Response
+from chalice.app import Authorizer, Blueprint, Chalice, CognitoUserPoolAuthorizer, CORSConfig, Request, Response
 from pydantic import BaseModel
 
 from . import http, logs
@@ -105,6 +105,16 @@ def configure(app: Chalice, *, authorizer: Authorizer | None, partner_gate: Call
     _wiring.app = app
     _wiring.authorizer = authorizer
     _wiring.partner_gate = partner_gate
+
+
+def cognito_authorizer() -> Authorizer | None:
+    """Deployed stages put API Gateway's Cognito authorizer in front of member and admin routes (app.py
+    installs it). Locally (XANADU_AUTH_MODE=verify) there is none: chalice local's imitation crashes on
+    non-JWT tokens and verifies nothing, so the app verifies tokens itself."""
+    if os.environ.get("XANADU_AUTH_MODE", "cognito") == "verify":
+        return None
+    pool_arn = os.environ.get("COGNITO_USER_POOL_ARN", "arn:aws:cognito-idp:us-east-1:000000000000:userpool/unset")
+    return CognitoUserPoolAuthorizer("XanaduMembers", provider_arns=[pool_arn])
 
 
 def call() -> Call:

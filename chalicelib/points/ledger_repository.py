@@ -7,6 +7,10 @@ always locked first (the conditional balance UPDATE does it). That serialises ev
 member's points without advisory locks, and keeps lock order fixed (member -> lots), so no deadlocks.
 Code that locks several members (the expiry job) locks them in id order, or with SKIP LOCKED.
 
+Operator tools: `forfeit_all` takes an erased member's whole balance (one FORFEIT row, every lot);
+`open_imported_accounts` writes members moved in from the old program together with their opening
+balance, IMPORT row and lot, in one statement per batch.
+
 Expiry: a lot lapses at `expires_at` (inclusive: at that very instant it is no longer spendable).
 `expire_lapsed` turns what is left in lapsed lots into EXPIRE rows, one per lot, keyed
 'expire:<lot>:<n>' where n counts the lot's expiries (a refund can refill a lapsed lot; its points
@@ -16,6 +20,7 @@ same transaction and through the same statement as the daily job, so no spend ev
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +31,7 @@ from ..platform import paging
 from ..platform.db import UNIQUE_VIOLATION, Tx, sqlstate
 from ..platform.errors import Conflict, InsufficientPoints
 from ..platform.logs import request_id_var
-from .models import LedgerEntry, LedgerType, OrderedItem, Posting
+from .models import ImportedAccount, LedgerEntry, LedgerType, OpenedAccounts, OrderedItem, Posting
 
 _ENTRY_COLUMNS = "id, member_id, entry_type, points, description, order_id, created_at"
 # Credits that count as "earned" (tiers, lifetime_earned); refunds and adjustments do not.
@@ -235,6 +240,106 @@ def refund(
     if int(restored or 0) != points:
         raise LedgerInvariantBroken(f"refund of {debit_entry_id} restored {restored} of {points} points")
     return Posting(entry, balance - points, balance)
+
+
+# -- operator tools: forfeits and imported balances ---------------------------------------------
+def forfeit_all(
+    tx: Tx, member_id: UUID, description: str, *, external_ref: str, created_by: str | None = None
+) -> Posting | None:
+    """Take everything the member holds (an erased member's points): one FORFEIT row for the whole
+    balance, consuming every open lot, lapsed ones included, so the liability drops by exactly that.
+    None when nothing is left. `external_ref` makes it happen at most once (unique per entry type)."""
+    balance = tx.fetch_value("SELECT balance FROM members WHERE id = :m FOR UPDATE", m=member_id)
+    if balance is None:
+        raise LookupError(f"member {member_id} does not exist")
+    if balance == 0:
+        return None
+    tx.execute("UPDATE members SET balance = 0, updated_at = now() WHERE id = :m", m=member_id)
+    entry = _insert_entry(tx, member_id, "FORFEIT", -balance, description, None, external_ref, created_by)
+    taken = consume_lots(tx, member_id, entry.id, balance)
+    if taken != balance:
+        raise LedgerInvariantBroken(f"lots of member {member_id} cover {taken} of {balance} points")
+    return Posting(entry, balance, 0)
+
+
+_OPEN_ACCOUNTS_SQL = """
+WITH input AS MATERIALIZED (
+    SELECT * FROM json_to_recordset(CAST(:accounts AS json)) AS a(
+        member_id uuid, external_member_id text, email text, first_name text, last_name text, phone text,
+        points bigint, expires_at timestamptz, line bigint)
+), claimed AS (
+    INSERT INTO imported_members (external_member_id, member_id, import_id, line)
+    SELECT external_member_id, member_id, CAST(:import_id AS uuid), line FROM input
+    ON CONFLICT (external_member_id) DO NOTHING
+    RETURNING member_id
+), opened AS (
+    -- The member row is written with its opening balance: the IMPORT row and the lot below make it true.
+    INSERT INTO members (id, email, first_name, last_name, phone, balance)
+    SELECT i.member_id, i.email, i.first_name, i.last_name, i.phone, i.points
+    FROM input i JOIN claimed c ON c.member_id = i.member_id
+    RETURNING id, balance
+), entries AS (
+    INSERT INTO ledger_entries (member_id, entry_type, points, description, external_ref, created_by)
+    SELECT id, 'IMPORT', balance, :description, 'import:' || id, :by FROM opened WHERE balance > 0
+    RETURNING id, member_id, points, created_at
+), lots AS (
+    INSERT INTO point_lots (member_id, ledger_entry_id, points_earned, points_remaining, earned_at, expires_at)
+    SELECT e.member_id, e.id, e.points, e.points, e.created_at, i.expires_at
+    FROM entries e JOIN input i ON i.member_id = e.member_id
+), events AS (
+    -- For the archive only (no consumer reads them from SQS): written as settled, never relayed.
+    INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id, published_at)
+    SELECT 'MemberImported', o.id,
+           jsonb_build_object('member_id', o.id, 'import_id', CAST(:import_id AS uuid), 'line', i.line,
+                              'points', o.balance, 'expires_at', CASE WHEN o.balance > 0 THEN i.expires_at END,
+                              'ledger_entry_id', e.id),
+           CAST(:request_id AS text), clock_timestamp()
+    FROM opened o JOIN input i ON i.member_id = o.id LEFT JOIN entries e ON e.member_id = o.id
+)
+SELECT (SELECT count(*) FROM opened)::int AS opened,
+       (SELECT COALESCE(SUM(balance), 0) FROM opened)::bigint AS points,
+       ARRAY(SELECT i.member_id FROM input i WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.member_id = i.member_id))
+         AS elsewhere
+"""
+
+
+def open_imported_accounts(
+    tx: Tx, import_id: UUID, accounts: list[ImportedAccount], *, description: str, created_by: str
+) -> OpenedAccounts:
+    """Members moved in from the old program, with their opening balances, in one statement: each claims
+    its external id (imported_members: a second import of that id opens nothing), and is written with
+    its balance together with the IMPORT row (external_ref 'import:<member>') and the lot (expiring at
+    `expires_at`) that make it true; a MemberImported event each. The batch travels as one JSON text
+    (a million rows as typed arrays would spend most of their time escaping array elements)."""
+    if not accounts:
+        return OpenedAccounts(0, 0, frozenset())
+    payload = json.dumps(
+        [
+            {
+                "member_id": str(a.member_id),
+                "external_member_id": a.external_member_id,
+                "email": a.email,
+                "first_name": a.first_name,
+                "last_name": a.last_name,
+                "phone": a.phone,
+                "points": a.points,
+                "expires_at": a.expires_at.isoformat(),
+                "line": a.line,
+            }
+            for a in accounts
+        ],
+        separators=(",", ":"),
+    )
+    row = tx.fetch_one(
+        _OPEN_ACCOUNTS_SQL,
+        accounts=payload,
+        import_id=import_id,
+        description=description,
+        by=created_by,
+        request_id=request_id_var.get(),
+    )
+    assert row is not None
+    return OpenedAccounts(int(row["opened"]), int(row["points"]), frozenset(row["elsewhere"] or ()))
 
 
 # -- expiry ------------------------------------------------------------------------------------

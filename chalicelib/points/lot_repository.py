@@ -157,8 +157,9 @@ def claim_notices(tx: Tx, member_id: UUID, now: datetime, until: datetime) -> li
 
 # -- liability ------------------------------------------------------------------------------------
 def liability_by_tier(tx: Tx, now: datetime, windows: tuple[int, ...]) -> list[dict[str, Any]]:
-    """Per tier: members, members holding points, outstanding points, lapsed-not-yet-expired points
-    and points expiring within each window (cumulative: within 30 days includes within 0-30)."""
+    """Per tier: members (erased ones are not), members holding points, outstanding points,
+    lapsed-not-yet-expired points and points expiring within each window (cumulative: within 30 days
+    includes within 0-30)."""
     window_columns = ", ".join(
         "COALESCE(SUM(l.points_remaining) FILTER (WHERE l.expires_at > CAST(:now AS timestamptz) "
         f"AND l.expires_at <= CAST(:now AS timestamptz) + make_interval(days => {int(d)})), 0)::bigint "
@@ -168,7 +169,7 @@ def liability_by_tier(tx: Tx, now: datetime, windows: tuple[int, ...]) -> list[d
     rows = tx.fetch(
         "WITH tiers AS (SELECT tier, count(*)::bigint AS members, "
         "  count(*) FILTER (WHERE balance > 0)::bigint AS holders, "
-        "  COALESCE(SUM(balance), 0)::bigint AS outstanding FROM members GROUP BY tier), "
+        "  COALESCE(SUM(balance), 0)::bigint AS outstanding FROM members WHERE erased_at IS NULL GROUP BY tier), "
         "lots AS (SELECT m.tier, COALESCE(SUM(l.points_remaining) "
         "  FILTER (WHERE l.expires_at <= CAST(:now AS timestamptz)), 0)::bigint AS lapsed, "
         f"  {window_columns} "

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-LedgerType = Literal["BONUS", "EARN", "SPEND", "REFUND", "EXPIRE", "ADJUST"]
+LedgerType = Literal["BONUS", "EARN", "SPEND", "REFUND", "EXPIRE", "ADJUST", "IMPORT", "FORFEIT"]
 Tier = Literal["BRONZE", "SILVER", "GOLD"]
 TIERS: tuple[Tier, ...] = ("BRONZE", "SILVER", "GOLD")
 
@@ -22,6 +22,32 @@ class LedgerEntry:
     description: str
     order_id: UUID | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedAccount:
+    """A member an import opens: who they are (no sign-in yet), the old program's id for them, and the
+    balance they bring (may be 0), expiring at `expires_at`."""
+
+    member_id: UUID
+    external_member_id: str
+    email: str
+    first_name: str
+    last_name: str
+    phone: str
+    points: int
+    expires_at: datetime
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedAccounts:
+    """What opening a batch of accounts did: how many, their points, and the ones another import
+    claimed first (their external id was taken meanwhile: nothing was written for them)."""
+
+    opened: int
+    points: int
+    claimed_elsewhere: frozenset[UUID]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from ..events import outbox
 from ..members import repository as members
 from ..platform.config import Settings
 from ..platform.db import Database, Tx
@@ -49,12 +50,26 @@ class PointsService:
 
         Positive: an ADJUST credit forming a new lot (expires like any lot). Negative: an ADJUST
         debit through the shared spend path (lapsed lots expire first, soonest-expiring lots are
-        taken first); never below zero (InsufficientPoints, 409). The admin is `created_by`.
+        taken first); never below zero (InsufficientPoints, 409). The admin is `created_by`; a
+        PointsAdjusted event goes to the outbox (and so to the archive).
         """
         if members.lock(tx, member_id) is None:
             raise NotFound("Unknown customer.", code="MEMBER_NOT_FOUND")
         if points > 0:
-            return ledger.credit(
+            posting = ledger.credit(
                 tx, member_id, "ADJUST", points, reason, lot_lifetime=self.lot_lifetime(), created_by=admin, now=now
             )
-        return ledger.debit(tx, member_id, "ADJUST", -points, reason, created_by=admin, now=now)
+        else:
+            posting = ledger.debit(tx, member_id, "ADJUST", -points, reason, created_by=admin, now=now)
+        outbox.add(
+            tx,
+            "PointsAdjusted",
+            member_id,
+            {
+                "member_id": str(member_id),
+                "points": points,
+                "balance": posting.balance,
+                "ledger_entry_id": str(posting.entry.id),
+            },
+        )
+        return posting

@@ -75,6 +75,25 @@ def release(tx: Tx, reservation_id: UUID, member_id: UUID) -> Reservation | None
     )
 
 
+def lock_held_for_member(tx: Tx, member_id: UUID) -> list[Reservation]:
+    """The member's HELD reservations, row-locked in id order (before their products: the lock order)."""
+    return tx.rows(
+        Reservation,
+        f"SELECT {_COLUMNS} FROM reservations WHERE member_id = :m AND status = 'HELD' ORDER BY id FOR UPDATE",
+        m=member_id,
+    )
+
+
+def release_held_for_member(tx: Tx, member_id: UUID) -> list[Reservation]:
+    """Every HELD reservation of the member -> RELEASED (erasure)."""
+    return tx.rows(
+        Reservation,
+        "UPDATE reservations SET status = 'RELEASED', updated_at = now() "
+        f"WHERE member_id = :m AND status = 'HELD' RETURNING {_COLUMNS}",
+        m=member_id,
+    )
+
+
 def expire_due(tx: Tx, limit: int) -> list[Reservation]:
     """Up to `limit` lapsed holds -> EXPIRED. Holds another transaction has locked are skipped: a
     concurrent purchase or release decides them, and a later run sees what it decided."""

@@ -89,6 +89,14 @@ class ReservationService:
             )
         return current
 
+    def release_all(self, tx: Tx, member_id: UUID) -> list[Reservation]:
+        """In the caller's transaction (erasure): every HELD hold of the member released, with refund
+        and restock, as a member's DELETE would. Lock the holds (and their products) first to keep the
+        lock order: reservation rows, products, then the member."""
+        rows = reservations.release_held_for_member(tx, member_id)
+        _give_back(tx, rows)
+        return rows
+
     def expire_due(self, batch: int = 100, max_batches: int = 100) -> int:
         """Release lapsed holds, in batches that each commit; safe to run concurrently or twice."""
         total = 0

@@ -95,3 +95,26 @@ def test_email_is_scoped_to_the_verified_identity_and_sender(packaged):
                 assert statement["Action"] == ["ses:SendEmail"]  # no SendRawEmail
                 assert statement["Resource"] == [{"Ref": "SesIdentityArn"}]
                 assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}
+
+
+def test_the_bucket_is_granted_object_by_object_to_the_functions_that_import_and_export(packaged):
+    granted = {}
+    for name in packaged.functions():
+        for statement in _statements(packaged, name):
+            if any(a.startswith("s3:") for a in statement["Action"]):
+                granted[name] = statement
+    assert set(granted) == {"ImportMembers", "ResumeImports", "ExportEvents"}  # not the API
+    for statement in granted.values():
+        assert set(statement["Action"]) <= {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
+        [resource] = statement["Resource"]
+        assert resource["Fn::Sub"].endswith("/*")  # objects of the one bucket, never the bucket itself
+        assert packaged.resources["DataBucket"]["Properties"]["BucketName"]["Fn::Sub"] in resource["Fn::Sub"]
+
+
+def test_only_the_api_may_delete_users_of_the_stage_pool(packaged):
+    for name in packaged.functions():
+        for statement in _statements(packaged, name):
+            if any(a.startswith("cognito-idp:") for a in statement["Action"]):
+                assert name == "APIHandler"
+                assert set(statement["Action"]) == {"cognito-idp:AdminDeleteUser", "cognito-idp:ListUsers"}
+                assert statement["Resource"] == [{"Fn::GetAtt": ["UserPool", "Arn"]}]

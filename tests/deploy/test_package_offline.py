@@ -213,13 +213,23 @@ def stack(packaged, unpacked, offline_db, aws) -> Iterator[dict[str, Any]]:
         localaws.client("sqs", aws.endpoint), f"order-events-offline-{packaged.stage}-{suffix}"
     )
     localaws.client("ses", aws.endpoint).verify_email_identity(EmailAddress="rewards@xanadu.example")
+    # A user pool of the emulator's, so erasure's calls to it are answered (the pool is empty).
+    pool_id = localaws.client("cognito-idp", aws.endpoint).create_user_pool(PoolName=f"offline-{suffix}")["UserPool"][
+        "Id"
+    ]
+    pseudo = {
+        "AWS::StackName": "xanadu-offline",
+        "AWS::AccountId": "123456789012",
+        "AWS::Region": "us-east-1",
+        "AWS::Partition": "aws",
+    }
     values = {
         "DatabaseProxyEndpoint": "127.0.0.1",
         "DatabaseName": "xanadu",
         "EmailSender": "rewards@xanadu.example",
         "OrderEventsQueue": queue_url,
         "OrderEventsDeadLetterQueue": dlq_url,
-        "UserPool": "us-east-1_offline",
+        "UserPool": pool_id,
         "UserPoolClient": "offline-client",
         "AppDatabaseSecretArn": app_secret,
         "MigratorDatabaseSecretArn": migrator_secret,
@@ -233,6 +243,12 @@ def stack(packaged, unpacked, offline_db, aws) -> Iterator[dict[str, Any]]:
             return values[value["Ref"]]
         if "Fn::GetAtt" in value:
             return f"arn:aws:cognito-idp:us-east-1:123456789012:userpool/{values[value['Fn::GetAtt'][0]]}"
+        if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+            text = value["Fn::Sub"]
+            for name, replacement in pseudo.items():
+                text = text.replace("${" + name + "}", replacement)
+            assert "${" not in text, text
+            return text
         raise AssertionError(f"unresolved {value}")
 
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
@@ -246,11 +262,15 @@ def stack(packaged, unpacked, offline_db, aws) -> Iterator[dict[str, Any]]:
             "AWS_ENDPOINT_URL_SQS": aws.endpoint,
             "AWS_ENDPOINT_URL_SES": aws.endpoint,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": aws.endpoint,
+            "AWS_ENDPOINT_URL_S3": aws.endpoint,
+            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": aws.endpoint,
             # RDS Proxy listens on 5432; the local server on a free port.
             "DB_PORT": str(offline_db.port),
         }
     )
     global_env = packaged.template["Globals"]["Function"]["Environment"]["Variables"]
+    bucket = resolve(global_env["DATA_BUCKET"])
+    localaws.ensure_bucket(aws.endpoint, bucket)
     if packaged.config["database_auth"] == "iam":
         # IAM tokens need real RDS; offline the app role signs in with its secret instead.
         global_env = {**global_env, "DB_AUTH": "secret", "DB_SECRET_ID": {"Ref": "AppDatabaseSecretArn"}}
@@ -282,6 +302,7 @@ def stack(packaged, unpacked, offline_db, aws) -> Iterator[dict[str, Any]]:
             "aws": aws,
             "db": offline_db,
             "queue_url": queue_url,
+            "bucket": bucket,
         }
     finally:
         for r in runners.values():
@@ -443,6 +464,68 @@ def test_packaged_functions_serve_the_journey_offline(stack, packaged):
     # 6. The member's history, as the frontend reads it.
     status, history = body_of(api.invoke(api_event("GET", "/prod/points/tx", claims=member)))
     assert status == 200 and [t["tx_type"] for t in history["transactions"]][-1] == "BONUS"
+
+    # 7. Operator tools: a CSV under imports/ reaches the import function as S3 invokes it; the resume and
+    #    export schedules run; admins read the archive; an in-store customer is erased (the pool is asked).
+    s3 = localaws.client("s3", stack["aws"].endpoint)
+    body = b"external_member_id,email,points\nOFF-1,offline.import@old.example,250\n"
+    put = s3.put_object(Bucket=stack["bucket"], Key="imports/offline.csv", Body=body)
+    upload = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-01-01T00:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "imports",
+                    "bucket": {"name": stack["bucket"], "arn": f"arn:aws:s3:::{stack['bucket']}"},
+                    "object": {
+                        "key": "imports/offline.csv",
+                        "size": len(body),
+                        "eTag": put["ETag"].strip('"'),
+                        "sequencer": uuid.uuid4().hex.upper(),
+                    },
+                },
+            }
+        ]
+    }
+    reply = runner("ImportMembers").invoke(upload, timeout_ms=300_000)
+    assert reply["ok"], reply.get("trace")
+    assert reply["result"]["imports"][0]["status"] == "DONE" and reply["result"]["imports"][0]["imported"] == 1
+    assert s3.get_object(Bucket=stack["bucket"], Key="imports/offline.csv.report.json")["ContentLength"] > 0
+    for function in ("ResumeImports", "ExportEvents"):
+        reply = runner(function).invoke(schedule, timeout_ms=300_000)
+        assert reply["ok"], (function, reply.get("trace"))
+    status, archived = body_of(api.invoke(api_event("GET", "/admin/events", claims=admin)))
+    assert status == 200 and {"MemberImported", "OrderCreated"} <= {e["type"] for e in archived["events"]}
+    status, customer = body_of(
+        api.invoke(
+            api_event(
+                "POST",
+                "/customers",
+                claims=admin,
+                body={"email": "leaving@xanadu.example", "first_name": "Lea", "last_name": "Ving"},
+            )
+        )
+    )
+    assert status == 201, customer
+    customer_id = customer["customer"]["id"]
+    status, erased = body_of(
+        api.invoke(
+            api_event(
+                "POST",
+                f"/customers/{customer_id}/erase",
+                "/customers/{customer_id}/erase",
+                claims=admin,
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+                path_parameters={"customer_id": customer_id},
+            )
+        )
+    )
+    assert status == 200 and erased["erasure"]["points_forfeited"] == 1000, erased
 
 
 def test_packaged_api_turns_an_unanswering_database_into_our_503(stack, packaged):

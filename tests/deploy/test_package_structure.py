@@ -51,7 +51,9 @@ def test_network_every_function_in_private_subnets_with_endpoints(packaged):
         r["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]
         for r in packaged.of_type("AWS::EC2::VPCEndpoint").values()
     }
-    assert endpoints == {"secretsmanager", "sqs"}
+    assert endpoints == {"secretsmanager", "sqs", "s3", "cognito-idp"}
+    s3 = next(r for n, r in packaged.of_type("AWS::EC2::VPCEndpoint").items() if n == "S3Endpoint")
+    assert s3["Properties"]["DnsOptions"] == {"PrivateDnsOnlyForInboundResolverEndpoint": "AllResolvers"}
     egress = packaged.resources["FunctionSecurityGroup"]["Properties"]["SecurityGroupEgress"]
     assert {(e["FromPort"], e["ToPort"]) for e in egress} == {(5432, 5432), (443, 443)}
     parameters = packaged.template["Parameters"]
@@ -229,3 +231,41 @@ def test_zip_wheels_match_the_declared_runtime(packaged):
     assert not tops & {"boto3", "botocore", "s3transfer"}
     assert not tops & {"devtools", "tests", "bench", "infra"}
     assert {"app.py", "chalicelib", "chalice"} <= tops
+
+
+def test_data_bucket_is_private_encrypted_retained_and_expires_what_it_should(packaged):
+    bucket = packaged.resources["DataBucket"]
+    assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
+    props = bucket["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    rules = {r["Prefix"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert set(rules) == {"imports/", "events/"} and all(r["Status"] == "Enabled" for r in rules.values())
+    assert rules["imports/"]["ExpirationInDays"] <= 30  # import files hold personal data
+    assert rules["events/"]["ExpirationInDays"] >= 365 * 7  # the archive outlives the database's retention
+    deny = packaged.resources["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_an_upload_under_imports_invokes_the_import_function_and_functions_know_the_bucket(packaged):
+    notification = packaged.transformed["Resources"]["DataBucket"]["Properties"]["NotificationConfiguration"]
+    [trigger] = notification["LambdaConfigurations"]
+    assert trigger["Event"] == "s3:ObjectCreated:*"
+    assert trigger["Filter"]["S3Key"]["Rules"] == [
+        {"Name": "prefix", "Value": "imports/"},
+        {"Name": "suffix", "Value": ".csv"},
+    ]
+    target = json.dumps(trigger["Function"])
+    assert "ImportMembers" in target
+    name = packaged.resources["DataBucket"]["Properties"]["BucketName"]
+    assert packaged.template["Globals"]["Function"]["Environment"]["Variables"]["DATA_BUCKET"] == name
+    # No function refers to the bucket resource (its notification refers to a function: that would be a cycle).
+    for fn_name, fn in packaged.functions().items():
+        assert '"Ref": "DataBucket"' not in json.dumps(fn["Properties"]["Environment"]), fn_name
+    timeouts = {n: f["Properties"].get("Timeout") for n, f in packaged.functions().items()}
+    assert timeouts["ImportMembers"] == timeouts["ResumeImports"] == timeouts["ExportEvents"] == 900

@@ -383,7 +383,7 @@ def test_a_request_still_in_flight_under_the_same_key_is_409_then_retryable(api,
     assert sums(db, user)["balance"] == 800
 
 
-def test_housekeeping_purges_expired_keys_published_events_and_old_dedupe_rows(api, db, product_ids):
+def test_housekeeping_purges_expired_keys_and_old_dedupe_rows_and_keeps_published_events(api, db, product_ids):
     import app as app_module
 
     place(api, "keeper@example.com", [(product_ids["T-CAP"], 1)])  # a key, a published event
@@ -406,8 +406,9 @@ def test_housekeeping_purges_expired_keys_published_events_and_old_dedupe_rows(a
         scheduled_event(time="2026-01-01T00:00:00Z"),
         None,
     )
-    assert result == {"idempotency_keys": 1, "outbox_events": 1, "processed_events": 1}
+    assert result == {"idempotency_keys": 1, "processed_events": 1}
     with db.reader() as tx:
         assert tx.fetch_value("SELECT count(*) FROM idempotency_keys") == 1
-        assert tx.fetch_value("SELECT count(*) FROM outbox_events") == 1
+        # Events are the archive now: they leave only once exported and past retention (test_event_archive.py).
+        assert tx.fetch_value("SELECT count(*) FROM outbox_events") == 2
         assert tx.fetch_value("SELECT count(*) FROM processed_events") == 1

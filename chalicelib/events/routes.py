@@ -1,0 +1,81 @@
+"""The event archive for admins: every outbox event, newest first, filtered and keyset-paged."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from chalice.app import Response
+
+from ..platform import http
+from ..platform.errors import ValidationFailed
+from ..platform.routing import Access, Routes, query
+from .models import EventFilter
+from .schemas import EventList, EventOut
+
+if TYPE_CHECKING:
+    from .log import EventLog
+
+routes = Routes(__name__)
+_EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+
+def event_log() -> EventLog:
+    from ..container import services
+
+    return services().event_log
+
+
+def _invalid(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{name} {message}.", details=[{"field": name, "message": message}])
+
+
+def _uuid(params: dict[str, str], name: str) -> UUID | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise _invalid(name, "must be a UUID") from None
+
+
+def _time(params: dict[str, str], name: str) -> datetime | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace(" ", "+"))  # a '+' arrives as a space when not encoded
+    except ValueError:
+        raise _invalid(name, "must be an ISO-8601 time with a zone, like 2026-11-22T00:00:00Z") from None
+    if value.tzinfo is None:
+        raise _invalid(name, "must be an ISO-8601 time with a zone, like 2026-11-22T00:00:00Z")
+    return value
+
+
+def event_filter(params: dict[str, str]) -> EventFilter:
+    event_type = params.get("type") or None
+    if event_type is not None and not _EVENT_TYPE.match(event_type):
+        raise _invalid("type", "must be an event type, like OrderCreated")
+    return EventFilter(
+        event_type=event_type,
+        member_id=_uuid(params, "member_id"),
+        order_id=_uuid(params, "order_id"),
+        since=_time(params, "since"),
+        until=_time(params, "until"),
+    )
+
+
+@routes.get(
+    "/admin/events",
+    access=Access.ADMIN,
+    responses={200: EventList},
+    query=("type", "member_id", "order_id", "since", "until", "limit", "cursor"),
+)
+def admin_events() -> Response:
+    """The event archive, newest first: filter by type, member, order and time (since inclusive, until exclusive)."""
+    params = query()
+    found, next_cursor = event_log().search(event_filter(params), http.parse_limit(params), params.get("cursor"))
+    return http.json_response(EventList(events=[EventOut.of(e) for e in found], next_cursor=next_cursor))
