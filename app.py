@@ -19,6 +19,7 @@ from chalicelib.orders.routes import routes as order_routes
 from chalicelib.partners.routes import routes as partner_routes
 from chalicelib.platform import logs, routing
 from chalicelib.platform.jobs import run_scheduled
+from chalicelib.points.promotion_routes import routes as promotion_routes
 from chalicelib.points.routes import routes as points_routes
 from chalicelib.reservations.routes import routes as reservation_routes
 
@@ -47,6 +48,7 @@ for blueprint in (
     order_routes,
     reservation_routes,
     points_routes,
+    promotion_routes,
     partner_routes,
     operations_routes,
 ):
@@ -88,6 +90,12 @@ def housekeeping(event: Any) -> dict[str, Any]:
 def expire_points(event: Any) -> dict[str, Any]:
     """Daily 00:15 UTC: lapsed lots become EXPIRE ledger rows, in batches that each commit."""
     return run_scheduled("expire_points", event, lambda stop: services().expiry.run(should_stop=stop))
+
+
+@app.schedule("rate(15 minutes)", name="vest_pending_points")
+def vest_pending_points(event: Any) -> dict[str, Any]:
+    """Every 15 minutes: pending purchase points whose return window closed become spendable, in batches."""
+    return run_scheduled("vest_pending_points", event, lambda stop: services().vesting.run(should_stop=stop))
 
 
 @app.schedule(Cron(0, 9, "?", "*", "MON", "*"), name="notify_expiring_points")

@@ -87,3 +87,28 @@ class DatabaseUnavailable(DomainError):
 
     def __init__(self, message: str = "The database is unavailable; retry shortly."):
         super().__init__(message)
+
+
+# -- returns and promotions (docs/points.md) --------------------------------------------------------
+class ReturnConflict(Conflict):
+    """The same return_id of a purchase was reported again with another amount."""
+
+    code = "RETURN_CONFLICT"
+
+
+class ReturnExceedsPurchase(Conflict):
+    """Returns of a purchase would add up to more than the purchase."""
+
+    code = "RETURN_EXCEEDS_PURCHASE"
+
+
+class ReturnWouldOverdraw(Conflict):
+    """Policy `block`: the member already spent points the return must take back."""
+
+    code = "RETURN_WOULD_OVERDRAW"
+
+
+class PromotionLocked(Conflict):
+    """A promotion that started may only be ended early; one that ended cannot change."""
+
+    code = "PROMOTION_LOCKED"

@@ -68,6 +68,9 @@ def environment(database_url: str, aws: localaws.LocalAws) -> Iterator[None]:
         "STAGE": "test",
         "LOG_LEVEL": "WARNING",
         "EMAIL_MODE": "log",
+        # Purchases credit at once, as before pending points existed; the pending-points tests turn
+        # the return window on themselves (tests/support/points.py: settings_with / pending_days).
+        "POINTS_PENDING_DAYS": "0",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
