@@ -21,7 +21,7 @@ _COLUMNS = (
     "  AS awarded_points, "
     "(SELECT count(DISTINCT c.member_id) FROM purchase_credits c WHERE c.promotion_id = pr.id)::int "
     "  AS members_awarded, "
-    "now() AS as_of"
+    "clock_timestamp() AS as_of"
 )
 
 
