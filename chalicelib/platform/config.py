@@ -63,7 +63,7 @@ class Settings(BaseModel):
     expiry_batch_size: int = Field(default=5_000, ge=1, le=100_000)
     points_job_batch_size: int = Field(default=1_000, ge=1, le=100_000)
     expiry_notice_days: int = Field(default=30, ge=1)
-    # -- returns, pending points, promotions (docs/points.md sections 9-12) --
+    # -- returns, pending points, promotions (docs/points.md sections 10-13) --
     # Purchase points vest (become spendable) this many days after the purchase; 0 credits them at once.
     points_pending_days: int = Field(default=14, ge=0, le=365)
     # A return whose points the member already spent: take what is there and record the rest as

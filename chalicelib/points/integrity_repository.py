@@ -1,5 +1,5 @@
 """The invariants that tie pending points, purchases, returns and promotions to the ledger
-(docs/points.md section 12), as read-only checks: the reconciliation job runs them nightly and the
+(docs/points.md section 13), as read-only checks: the reconciliation job runs them nightly and the
 test helpers after every step that moves points.
 
 Per member (besides balance == SUM(ledger) == SUM(lots) >= 0, checked by ledger.sums_batch):

@@ -1,6 +1,6 @@
 """Reading the money back in tests: balance, ledger sum and lot sum of a member, stock of a product.
 
-`sums` also checks the extended invariant (docs/points.md section 12) every time it is called:
+`sums` also checks the extended invariant (docs/points.md section 13) every time it is called:
 purchase credits posted exactly once, purchases' credits and returns adding up, pending points
 never negative, promotions within their budgets and caps. A break fails the calling test."""
 

@@ -1,9 +1,9 @@
--- Returns, pending points and promotions (issue 12; docs/points.md sections 9-12).
+-- Returns, pending points and promotions (issue 12; docs/points.md sections 10-13).
 --
 -- Pending points are not in the ledger: until they vest they live in purchase_credits, outside
 -- members.balance, SUM(ledger_entries) and SUM(point_lots), so balance == SUM(ledger) == SUM(lots)
 -- keeps meaning "spendable points". Vesting writes the ledger row (with the credit's own id) and
--- the lot. The invariants that tie the three tables together are in docs/points.md section 12.
+-- the lot. The invariants that tie the three tables together are in docs/points.md section 13.
 
 -- New ledger types: PROMOTION (points a promotion paid on a purchase, positive) and RETURN (points a
 -- partner's return took back, negative). NOT VALID here, VALIDATE in 0007b: adding a CHECK scans
