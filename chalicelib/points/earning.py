@@ -29,7 +29,7 @@ from uuid import UUID, uuid4
 
 from ..members import repository as members
 from ..platform.config import Settings
-from ..platform.db import Database, Tx
+from ..platform.db import UNIQUE_VIOLATION, Database, Tx, sqlstate
 from ..platform.errors import Conflict, NotFound, ValidationFailed
 from . import ledger_repository as ledger
 from . import promotion_policy
@@ -90,15 +90,25 @@ class EarningService:
             balance, tier_after = locked.balance, locked.tier
             if points and vests_at is None:
                 tier_after = self._policy.tier_for(ctx.qualifying + points)
-                entries, balance = ledger.credit_parts(
-                    tx,
-                    member_id,
-                    parts,
-                    at=ctx.at,
-                    lot_lifetime=lifetime,
-                    created_by=f"partner:{partner_id}",
-                    tier=tier_after if tier_after != locked.tier else None,
-                )
+                try:
+                    entries, balance = ledger.credit_parts(
+                        tx,
+                        member_id,
+                        parts,
+                        at=ctx.at,
+                        lot_lifetime=lifetime,
+                        created_by=f"partner:{partner_id}",
+                        tier=tier_after if tier_after != locked.tier else None,
+                    )
+                except Exception as exc:
+                    # The ledger's natural key is taken: the same external_id for another member was
+                    # credited by a transaction that committed while this one waited on that key.
+                    if sqlstate(exc) == UNIQUE_VIOLATION:
+                        raise Conflict(
+                            "This external_id was already reported for a different purchase.",
+                            code="PURCHASE_CONFLICT",
+                        ) from exc
+                    raise
             base_entry = self._base_entry(parts, entries, member_id, ctx.at, vests_at)
             event_type = "PointsPending" if vests_at else "PointsEarned"
             row = purchases.insert(
