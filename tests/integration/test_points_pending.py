@@ -312,3 +312,80 @@ def test_amounts_are_exact_decimals(db, loyalty):
     member = new_member(db, "decimal.pending@example.com")
     recorded = loyalty.buy(member, "D-1", "0.19", at=T0)
     assert recorded.purchase.amount_usd == Decimal("0.19") and recorded.purchase.points == 1
+
+
+VESTING_CHILD = r"""
+import os, sys, time
+sys.path.insert(0, os.environ["XANADU_ROOT"])
+from datetime import datetime
+from chalicelib.platform.config import get_settings
+from chalicelib.platform.db import get_database
+from chalicelib.points import ledger_repository as ledger
+from chalicelib.points.vesting import VestingService
+
+mode, kill_at = sys.argv[1], int(sys.argv[2])
+batches = 0
+real_vest = ledger.vest_due
+
+def vest_then_hang(*args, **kwargs):
+    # Inside the batch's transaction, after its statement ran and before it commits.
+    global batches
+    result = real_vest(*args, **kwargs)
+    batches += 1
+    if mode == "inside" and batches == kill_at:
+        print("HANGING-UNCOMMITTED", flush=True)
+        time.sleep(60)
+    return result
+
+def progress(report):
+    # After the batch committed, before the next one starts.
+    if mode == "between" and report.batches == kill_at:
+        print("HANGING-COMMITTED", flush=True)
+        time.sleep(60)
+
+ledger.vest_due = vest_then_hang
+VestingService(get_database(), get_settings()).run(
+    now=datetime.fromisoformat(sys.argv[3]), batch_size=int(sys.argv[4]), progress=progress)
+print("FINISHED", flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode", ["between", "inside"])
+def test_the_vesting_job_killed_mid_run_and_run_again_vests_everything_once(db, loyalty, mode):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    members = [new_member(db, f"killed{i:02d}@example.com") for i in range(20)]
+    for i, member in enumerate(members):  # 40 credits: 8 batches of 5
+        loyalty.buy(member, f"K-{i}-a", "1.00", at=T0)
+        loyalty.buy(member, f"K-{i}-b", f"{i + 1}.00", at=T0 + timedelta(minutes=i))
+    child = subprocess.Popen(
+        [sys.executable, "-c", VESTING_CHILD, mode, "3", (T0 + 2 * WINDOW).isoformat(), "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "XANADU_ROOT": str(Path(__file__).resolve().parents[2])},
+    )
+    try:
+        line = child.stdout.readline().strip()
+        assert line.startswith("HANGING"), (line, child.stderr.read() if child.poll() is not None else "")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    with db.reader() as tx:
+        done = tx.fetch_value("SELECT count(*) FROM purchase_credits WHERE status = 'POSTED'")
+    assert done == (15 if mode == "between" else 10)  # committed batches only; the hanging one rolled back
+
+    loyalty.vesting.run(now=T0 + 2 * WINDOW, batch_size=5)
+    for i, member in enumerate(members):
+        expected = 10 + (i + 1) * 10
+        assert sums(db, member) == {"balance": expected, "ledger": expected, "lots": expected}
+        assert pending(db, member) == 0 and len(ledger_rows(db, member, "EARN")) == 2
+    with db.reader() as tx:
+        events = tx.fetch_value(
+            "SELECT SUM((payload->>'points')::bigint) FROM outbox_events WHERE event_type = 'PointsVested'"
+        )
+    assert events == sum(10 + (i + 1) * 10 for i in range(20))
