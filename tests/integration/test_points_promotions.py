@@ -354,3 +354,15 @@ def test_simultaneous_purchases_of_one_member_never_pass_the_cap(live_server, db
     assert all(status == 201 for status, _, _ in results)
     assert sum(sum(p["points"] for p in body["promotion_points"]) for _, _, body in results) == 100
     assert sums(db, one)["balance"] == 12 * 100 + 100
+
+
+def test_reconciliation_finds_a_budget_that_does_not_match_its_awards(db, loyalty, member):
+    from chalicelib.points.reconciliation import ReconciliationService
+
+    pid = loyalty.promote(bonus_points=10, budget_points=100)
+    loyalty.buy(member, "REC-1", "1.00", at=T0)
+    service = ReconciliationService(db, loyalty.settings)
+    assert service.run().promotions_drifted == 0
+    with db.transaction() as tx:  # a bug charges the budget twice
+        tx.execute("UPDATE promotions SET budget_used = 20 WHERE id = :p", p=pid)
+    assert service.run().promotions_drifted == 1
