@@ -168,7 +168,7 @@ def lock_and_settle(tx: Tx, member_id: UUID, now: datetime | None, *, why: str) 
         "  AND l.expires_at <= COALESCE(CAST(:now AS timestamptz), now())) AS lapsed, EXISTS ("
         "  SELECT 1 FROM purchase_credits c WHERE c.member_id = m.id AND c.status = 'PENDING'"
         "  AND c.vests_at <= COALESCE(CAST(:now AS timestamptz), now())) AS due "
-        "FROM members m WHERE m.id = :m FOR UPDATE OF m",
+        "FROM members m WHERE m.id = :m FOR NO KEY UPDATE OF m",
         m=member_id,
         now=now,
     )

@@ -56,7 +56,7 @@ def list_page(tx: Tx, limit: int, cursor: str | None) -> tuple[list[Promotion], 
 def lock(tx: Tx, promotion_id: UUID) -> dict[str, Any] | None:
     """The promotion row, locked, with the database clock: what a change is checked against."""
     return tx.fetch_one(
-        "SELECT starts_at, ends_at, active, clock_timestamp() AS now FROM promotions WHERE id = :id FOR UPDATE",
+        "SELECT starts_at, ends_at, active, clock_timestamp() AS now FROM promotions WHERE id = :id FOR NO KEY UPDATE",
         id=promotion_id,
     )
 
@@ -89,12 +89,12 @@ _GRANT = """
 WITH want AS (
     SELECT * FROM jsonb_to_recordset(CAST(:offers AS jsonb)) AS w(id uuid, points bigint)
 ), locked AS MATERIALIZED (
-    -- FOR UPDATE returns the newest committed version of each row once its lock is ours, so the
+    -- FOR NO KEY UPDATE returns the newest committed version of each row once its lock is ours, so the
     -- grant is computed from the budget as it is after every purchase ahead of us committed.
     SELECT p.id, GREATEST(LEAST(w.points, p.budget_points - p.budget_used), 0) AS granted
     FROM promotions p JOIN want w ON w.id = p.id
     ORDER BY p.id
-    FOR UPDATE OF p
+    FOR NO KEY UPDATE OF p
 ), spent AS (
     UPDATE promotions p SET budget_used = p.budget_used + l.granted, updated_at = now()
     FROM locked l WHERE p.id = l.id AND l.granted > 0

@@ -284,7 +284,7 @@ WITH candidates AS MATERIALIZED (
     SELECT array_agg(DISTINCT member_id) AS ids FROM candidates
 ), locked AS MATERIALIZED (
     SELECT m.id FROM members m WHERE m.id = ANY(ARRAY(SELECT unnest(ids) FROM wanted))
-    ORDER BY m.id FOR UPDATE OF m SKIP LOCKED
+    ORDER BY m.id FOR NO KEY UPDATE OF m SKIP LOCKED
 )
 SELECT c.n, last.member_id, last.vests_at, last.id,
        (SELECT array_agg(id ORDER BY id) FROM locked) AS locked,

@@ -4,7 +4,7 @@ A purchase's points are pending for POINTS_PENDING_DAYS (its return window) and 
 (inclusive). The job walks due pending credits (vests_at <= the run's `now`) in (member_id,
 vests_at, id) order, `batch_size` per transaction, exactly as the expiry job walks lapsed lots:
 
-  1. one statement takes the next batch after the cursor and locks its members FOR UPDATE SKIP
+  1. one statement takes the next batch after the cursor and locks its members FOR NO KEY UPDATE SKIP
      LOCKED (members held by a purchase, spend, return or another run are skipped, never waited for);
   2. one statement (`ledger.vest_due`, the one every spend and return also runs for its member)
      re-reads those members' due credits in the batch's range under the lock and posts each: a
