@@ -27,7 +27,7 @@ from uuid import UUID, uuid4
 
 from ..platform.config import Settings
 from ..platform.db import Database
-from ..platform.errors import NotFound, ReturnConflict, ReturnExceedsPurchase, ReturnWouldOverdraw, ValidationFailed
+from ..platform.errors import NotFound, ReturnConflict, ReturnExceedsPurchase, ReturnWouldOverdraw
 from . import ledger_repository as ledger
 from . import purchase_repository as purchases
 from . import return_repository as returns
@@ -61,11 +61,7 @@ class ReturnService:
         *,
         now: datetime | None = None,
     ) -> RecordedReturn:
-        if amount_usd > self._settings.max_purchase_usd:
-            raise ValidationFailed(
-                f"amount_usd must be at most {self._settings.max_purchase_usd}.",
-                details=[{"field": "amount_usd", "message": f"must be at most {self._settings.max_purchase_usd}"}],
-            )
+        # No MAX_PURCHASE_USD check: a return cannot exceed its purchase (409), which was within it.
         with self._db.transaction() as tx:
             purchase = purchases.get(tx, partner_id, external_id)
             if purchase is None:

@@ -335,3 +335,11 @@ def test_reconciliation_finds_returns_that_do_not_add_up(db):
         tx.execute("UPDATE purchase_returns SET points_uncollected = 1 WHERE member_id = :m", m=member)
     report = service.run()
     assert report.drifted == 1 and report.drifted_ids == [str(member)]
+
+
+def test_a_return_above_any_purchase_is_409_not_400(api, store):
+    """Any amount the document allows is answered by the business rule: more than the purchase is 409."""
+    member = api.get("/customer", as_user="huge.return@example.com").json_body["id"]
+    buy(api, store, customer_id=member, external_id="HUGE-1", amount_usd="100000.00")
+    response = give_back(api, store, "HUGE-1", return_id="R", amount_usd="9999999999.99")
+    assert response.status_code == 409 and response.json_body["code"] == "RETURN_EXCEEDS_PURCHASE"
