@@ -1,7 +1,6 @@
-"""Xanadu Rewards: the composition root. It creates the Chalice app, installs the HTTP middleware and
-the Cognito authorizer, registers every domain's routes (Blueprints in chalicelib/<domain>/routes.py)
-and the SQS and scheduled handlers. Everything heavy is built on first use, never at import.
-"""
+"""Xanadu Rewards' composition root: the Chalice app (JSON logs of chalicelib.platform.logs, not Chalice's),
+the HTTP middleware and Cognito authorizer, every domain's routes (Blueprints in chalicelib/<domain>/routes.py),
+the SQS, S3 and scheduled handlers. Everything heavy is built on first use, never at import."""
 
 from __future__ import annotations
 
@@ -21,13 +20,12 @@ from chalicelib.partners.routes import routes as partner_routes
 from chalicelib.platform import logs, routing
 from chalicelib.platform.jobs import run_scheduled
 from chalicelib.platform.snapstart import register_hooks as register_snapstart_hooks
+from chalicelib.points.promotion_routes import routes as promotion_routes
 from chalicelib.points.routes import routes as points_routes
 from chalicelib.privacy.routes import routes as privacy_routes
 from chalicelib.reservations.routes import routes as reservation_routes
 
-# Our own JSON logging (chalicelib.platform.logs) replaces Chalice's plain-text handler.
 app = Chalice(app_name="xanadu-rewards", configure_logs=False)
-
 
 routing.configure(
     app, authorizer=routing.cognito_authorizer(), partner_gate=lambda key: services().partners.authenticate(key)
@@ -40,6 +38,7 @@ for blueprint in (
     order_routes,
     reservation_routes,
     points_routes,
+    promotion_routes,
     partner_routes,
     privacy_routes,
     event_routes,
@@ -53,8 +52,7 @@ for blueprint in (
 def process_order_events(event: SQSEvent) -> dict[str, Any]:
     """OrderCreated -> confirm/fail, OrderStatusChanged -> email; see chalicelib/orders/processor.py."""
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
-    context = event.context
-    remaining = getattr(context, "get_remaining_time_in_millis", None) if context is not None else None
+    remaining = getattr(event.context, "get_remaining_time_in_millis", None)  # None outside Lambda
     return services().order_events.handle_batch(event.to_dict()["Records"], remaining)
 
 
@@ -89,6 +87,12 @@ def housekeeping(event: Any) -> dict[str, Any]:
 def expire_points(event: Any) -> dict[str, Any]:
     """Daily 00:15 UTC: lapsed lots become EXPIRE ledger rows, in batches that each commit."""
     return run_scheduled("expire_points", event, lambda stop: services().expiry.run(should_stop=stop))
+
+
+@app.schedule("rate(15 minutes)", name="vest_pending_points")
+def vest_pending_points(event: Any) -> dict[str, Any]:
+    """Every 15 minutes: pending purchase points whose return window closed become spendable, in batches."""
+    return run_scheduled("vest_pending_points", event, lambda stop: services().vesting.run(should_stop=stop))
 
 
 @app.schedule(Cron(0, 9, "?", "*", "MON", "*"), name="notify_expiring_points")

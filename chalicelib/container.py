@@ -35,11 +35,14 @@ if TYPE_CHECKING:
     from .partners.service import PartnerService
     from .points.earning import EarningService
     from .points.expiry import ExpiryService
+    from .points.promotions import PromotionService
     from .points.reconciliation import ReconciliationService
     from .points.reports import ReportService
+    from .points.returns import ReturnService
     from .points.service import PointsService
     from .points.tier_policy import TierPolicy
     from .points.tiers import TierService
+    from .points.vesting import VestingService
     from .privacy.service import PrivacyService
     from .reservations.service import ReservationService
 
@@ -163,6 +166,24 @@ class Services:
         from .points.reconciliation import ReconciliationService
 
         return ReconciliationService(self.db, self.settings)
+
+    @cached_property
+    def returns(self) -> ReturnService:
+        from .points.returns import ReturnService
+
+        return ReturnService(self.db, self.settings)
+
+    @cached_property
+    def vesting(self) -> VestingService:
+        from .points.vesting import VestingService
+
+        return VestingService(self.db, self.settings)
+
+    @cached_property
+    def promotions(self) -> PromotionService:
+        from .points.promotions import PromotionService
+
+        return PromotionService(self.db)
 
     @cached_property
     def reports(self) -> ReportService:

@@ -47,7 +47,8 @@ def _time(params: dict[str, str], name: str) -> datetime | None:
     if raw is None or raw == "":
         return None
     try:
-        value = datetime.fromisoformat(raw.replace(" ", "+"))  # a '+' arrives as a space when not encoded
+        # RFC 3339 allows a lower-case "t" and "z"; a '+' arrives as a space when not encoded
+        value = datetime.fromisoformat(raw.upper().replace(" ", "+"))
     except ValueError:
         raise _invalid(name, "must be an ISO-8601 time with a zone, like 2026-11-22T00:00:00Z") from None
     if value.tzinfo is None:

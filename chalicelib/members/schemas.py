@@ -176,6 +176,7 @@ class CustomerDetail(CustomerOut):
     next_tier: Tier | None = None
     points_to_next_tier: int | None = None
     expiring: list[ExpiringPoints] = Field(default_factory=list)
+    pending: int = 0  # earned, not vested yet (not in balance)
 
     @classmethod
     def of_customer(cls, customer: Customer) -> CustomerDetail:
@@ -186,6 +187,7 @@ class CustomerDetail(CustomerOut):
             next_tier=standing.next_tier,
             points_to_next_tier=standing.points_to_next_tier,
             expiring=[ExpiringPoints(date=e.date, points=e.points) for e in standing.expiring],
+            pending=standing.pending,
         )
 
 

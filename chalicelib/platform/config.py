@@ -74,6 +74,14 @@ class Settings(BaseModel):
     expiry_batch_size: int = Field(default=5_000, ge=1, le=100_000)
     points_job_batch_size: int = Field(default=1_000, ge=1, le=100_000)
     expiry_notice_days: int = Field(default=30, ge=1)
+    # -- returns, pending points, promotions (docs/points.md sections 10-13) --
+    # Purchase points vest (become spendable) this many days after the purchase; 0 credits them at once.
+    points_pending_days: int = Field(default=14, ge=0, le=365)
+    # A return whose points the member already spent: take what is there and record the rest as
+    # uncollected (within_balance), or refuse the return with 409 RETURN_WOULD_OVERDRAW (block).
+    return_policy: Literal["within_balance", "block"] = "within_balance"
+    # Pending credits per vesting transaction.
+    vesting_batch_size: int = Field(default=5_000, ge=1, le=100_000)
 
     order_events_queue_url: str | None = None
     order_events_dlq_url: str | None = None
@@ -178,6 +186,9 @@ _ENV = {
     "EXPIRY_BATCH_SIZE": "expiry_batch_size",
     "POINTS_JOB_BATCH_SIZE": "points_job_batch_size",
     "EXPIRY_NOTICE_DAYS": "expiry_notice_days",
+    "POINTS_PENDING_DAYS": "points_pending_days",
+    "RETURN_POLICY": "return_policy",
+    "VESTING_BATCH_SIZE": "vesting_batch_size",
     "ORDER_EVENTS_QUEUE_URL": "order_events_queue_url",
     "ORDER_EVENTS_DLQ_URL": "order_events_dlq_url",
     "ORDER_EVENTS_MAX_RECEIVES": "order_events_max_receives",

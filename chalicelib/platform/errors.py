@@ -97,3 +97,28 @@ class DependencyUnavailable(DomainError):
     """An outside service the operation needs (the identity provider, storage) did not answer: retry."""
 
     code = "DEPENDENCY_UNAVAILABLE"
+
+
+# -- returns and promotions (docs/points.md) --------------------------------------------------------
+class ReturnConflict(Conflict):
+    """The same return_id of a purchase was reported again with another amount."""
+
+    code = "RETURN_CONFLICT"
+
+
+class ReturnExceedsPurchase(Conflict):
+    """Returns of a purchase would add up to more than the purchase."""
+
+    code = "RETURN_EXCEEDS_PURCHASE"
+
+
+class ReturnWouldOverdraw(Conflict):
+    """Policy `block`: the member already spent points the return must take back."""
+
+    code = "RETURN_WOULD_OVERDRAW"
+
+
+class PromotionLocked(Conflict):
+    """A promotion that started may only be ended early; one that ended cannot change."""
+
+    code = "PROMOTION_LOCKED"

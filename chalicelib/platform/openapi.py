@@ -184,4 +184,13 @@ def _query_schema(name: str) -> dict[str, Any]:
         return {"type": "string", "enum": ["", *ORDER_STATUSES]}
     if name == "q":
         return {"type": "string", "maxLength": 320}
+    if name in ("member_id", "order_id"):
+        return {"type": "string", "format": "uuid", "pattern": _UUID_PATTERN}
+    if name in ("since", "until"):
+        return {"type": "string", "format": "date-time", "description": "ISO-8601 with a zone"}
+    if name == "type":
+        return {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,63}$", "description": "event type"}
     return {"type": "string"}
+
+
+_UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

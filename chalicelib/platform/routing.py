@@ -195,6 +195,8 @@ class Routes(Blueprint):
         links: Mapping[int, Mapping[str, Mapping[str, Any]]] | None = None,
     ) -> Callable[[View], View]:
         def register(view: View) -> View:
+            # A partner route says which kind of partner's key opens it (the gate checks, the document says).
+            assert (access is Access.PARTNER) == (partner is not None), f"{method} {path}: partner kind"
             summary = (view.__doc__ or view.__name__).strip().split("\n")[0]
             ROUTE_TABLE.append(
                 RouteDoc(

@@ -16,6 +16,12 @@ Expiry: a lot lapses at `expires_at` (inclusive: at that very instant it is no l
 'expire:<lot>:<n>' where n counts the lot's expiries (a refund can refill a lapsed lot; its points
 then expire again, once, under a new key). `debit` expires the member's lapsed lots first, in the
 same transaction and through the same statement as the daily job, so no spend ever uses them.
+
+Pending points (purchase_credits with status PENDING) are outside all three sums until they vest
+at `vests_at` (inclusive). `vest_due` posts them: per credit a ledger row with the credit's own id
+and natural key, and a lot. `debit` and `take_back` (returns) vest the member's due credits first,
+like they expire lapsed lots, so a member can spend points from their vesting instant on and a
+return at that instant finds them posted.
 """
 
 from __future__ import annotations
@@ -24,18 +30,19 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from ..events import outbox
 from ..platform import paging
 from ..platform.db import UNIQUE_VIOLATION, Tx, sqlstate
 from ..platform.errors import Conflict, InsufficientPoints
 from ..platform.logs import request_id_var
-from .models import ImportedAccount, LedgerEntry, LedgerType, OpenedAccounts, OrderedItem, Posting
+from .models import CreditPart, ImportedAccount, LedgerEntry, LedgerType, OpenedAccounts, OrderedItem, Posting, Tier
 
 _ENTRY_COLUMNS = "id, member_id, entry_type, points, description, order_id, created_at"
-# Credits that count as "earned" (tiers, lifetime_earned); refunds and adjustments do not.
-EARNING_TYPES = ("EARN", "BONUS")
+# Credits that count as "earned" (lifetime_earned); refunds and adjustments do not. RETURN rows
+# subtract from lifetime_earned what they take back.
+EARNING_TYPES = ("EARN", "BONUS", "PROMOTION")
 
 
 class LedgerInvariantBroken(RuntimeError):
@@ -135,18 +142,8 @@ def debit(
     """
     if points <= 0:
         raise ValueError("debit needs a positive amount")
-    state = tx.fetch_one(
-        "SELECT COALESCE(CAST(:now AS timestamptz), now()) AS at, EXISTS ("
-        "  SELECT 1 FROM point_lots l WHERE l.member_id = m.id AND l.points_remaining > 0"
-        "  AND l.expires_at <= COALESCE(CAST(:now AS timestamptz), now())) AS lapsed "
-        "FROM members m WHERE m.id = :m FOR NO KEY UPDATE OF m",
-        m=member_id,
-        now=now,
-    )
-    if state is None:
+    if lock_and_settle(tx, member_id, now, why="spend") is None:
         raise InsufficientPoints(points, None)
-    if state["lapsed"]:
-        expire_lapsed(tx, [member_id], state["at"], created_by="expiry-on-spend")
     balance = tx.fetch_value(
         "UPDATE members SET balance = balance - :p, updated_at = now() "
         "WHERE id = :m AND balance >= :p RETURNING balance",
@@ -161,6 +158,176 @@ def debit(
     if taken != points:
         raise LedgerInvariantBroken(f"lots of member {member_id} cover {taken} of {points} points")
     return Posting(entry, balance + points, balance)
+
+
+def lock_and_settle(tx: Tx, member_id: UUID, now: datetime | None, *, why: str) -> datetime | None:
+    """Lock the member row (the first lock of the ledger's order), then vest the member's due pending
+    credits and expire their lapsed lots as of `now` (default: the transaction's start), so what
+    follows sees exactly the points spendable at that instant. The instant, or None: no such member.
+
+    One statement when nothing is due or lapsed (the usual case)."""
+    state = tx.fetch_one(
+        "SELECT COALESCE(CAST(:now AS timestamptz), now()) AS at, EXISTS ("
+        "  SELECT 1 FROM point_lots l WHERE l.member_id = m.id AND l.points_remaining > 0"
+        "  AND l.expires_at <= COALESCE(CAST(:now AS timestamptz), now())) AS lapsed, EXISTS ("
+        "  SELECT 1 FROM purchase_credits c WHERE c.member_id = m.id AND c.status = 'PENDING'"
+        "  AND c.vests_at <= COALESCE(CAST(:now AS timestamptz), now())) AS due "
+        "FROM members m WHERE m.id = :m FOR NO KEY UPDATE OF m",
+        m=member_id,
+        now=now,
+    )
+    if state is None:
+        return None
+    at: datetime = state["at"]
+    if state["due"]:
+        vest_due(tx, [member_id], at, created_by=f"vesting-on-{why}")
+    if state["lapsed"] or state["due"]:  # a credit that vested long ago may have lapsed already
+        expire_lapsed(tx, [member_id], at, created_by=f"expiry-on-{why}")
+    return at
+
+
+def credit_parts(
+    tx: Tx,
+    member_id: UUID,
+    parts: list[CreditPart],
+    *,
+    at: datetime,
+    lot_lifetime: timedelta,
+    created_by: str,
+    tier: Tier | None = None,
+) -> tuple[list[LedgerEntry], int]:
+    """Credit several parts at once (a purchase's base points and its promotions' points): per part
+    a ledger row with the part's id and natural key, and a lot; the balance, lifetime_earned and
+    (when given) the tier in the same statement. The caller holds the member lock. (entries, balance)."""
+    if not parts or any(p.points <= 0 for p in parts):
+        raise ValueError("credit needs positive parts")
+    earned = sum(p.points for p in parts if p.entry_type in EARNING_TYPES)
+    rows = tx.fetch(
+        """
+        WITH parts AS MATERIALIZED (
+            SELECT * FROM jsonb_to_recordset(CAST(:parts AS jsonb))
+                AS p(id uuid, entry_type text, points bigint, description text, external_ref text)
+        ), balance AS (
+            UPDATE members SET balance = balance + (SELECT SUM(points) FROM parts),
+                   lifetime_earned = lifetime_earned + :earned, tier = COALESCE(CAST(:tier AS text), tier),
+                   updated_at = now()
+            WHERE id = :m RETURNING balance
+        ), entries AS (
+            INSERT INTO ledger_entries (id, member_id, entry_type, points, description, external_ref, created_by,
+                                        created_at)
+            SELECT id, :m, entry_type, points, description, external_ref, :by, CAST(:at AS timestamptz) FROM parts
+            RETURNING id, member_id, entry_type, points, description, order_id, created_at
+        ), lots AS (
+            INSERT INTO point_lots (member_id, ledger_entry_id, points_earned, points_remaining, earned_at, expires_at)
+            SELECT :m, id, points, points, CAST(:at AS timestamptz),
+                   CAST(:at AS timestamptz) + make_interval(secs => CAST(:life AS float8))
+            FROM parts
+        )
+        SELECT e.*, (SELECT balance FROM balance) AS balance FROM entries e
+        """,
+        parts=json.dumps(
+            [
+                {
+                    "id": str(p.id),
+                    "entry_type": p.entry_type,
+                    "points": p.points,
+                    "description": p.description,
+                    "external_ref": p.external_ref,
+                }
+                for p in parts
+            ]
+        ),
+        m=member_id,
+        earned=earned,
+        tier=tier,
+        by=created_by,
+        at=at,
+        life=lot_lifetime.total_seconds(),
+    )
+    if not rows or rows[0]["balance"] is None:
+        raise LookupError(f"member {member_id} does not exist")
+    balance = int(rows[0]["balance"])
+    order = {p.id: i for i, p in enumerate(parts)}
+    entries = sorted(
+        (LedgerEntry(**{k: v for k, v in r.items() if k != "balance"}) for r in rows), key=lambda e: order[e.id]
+    )
+    return entries, balance
+
+
+def take_back(
+    tx: Tx,
+    member_id: UUID,
+    points: int,
+    description: str,
+    *,
+    own_entries: list[UUID],
+    external_ref: str,
+    created_by: str,
+    at: datetime,
+) -> tuple[LedgerEntry | None, int, int]:
+    """A return takes back up to `points` from the member's lots: first the lots of `own_entries`
+    (the returned purchase's own credits), then the others soonest-expiring first, never more than
+    the balance. One RETURN ledger row (negative) with its lot allocations; the balance and
+    lifetime_earned go down by what was taken. The caller holds the member lock and has settled the
+    member (`lock_and_settle`). (entry or None when nothing was taken, points taken, balance)."""
+    if points <= 0:
+        raise ValueError("take_back needs a positive amount")
+    entry_id = uuid4()
+    row = tx.fetch_one(
+        """
+        WITH want AS MATERIALIZED (
+            SELECT LEAST(CAST(:p AS bigint), balance) AS points, balance FROM members WHERE id = :m
+        ), balance AS (
+            UPDATE members m SET balance = m.balance - w.points, lifetime_earned = m.lifetime_earned - w.points,
+                   updated_at = now()
+            FROM want w WHERE m.id = :m AND w.points > 0
+            RETURNING m.balance
+        ), entry AS (
+            INSERT INTO ledger_entries (id, member_id, entry_type, points, description, external_ref, created_by,
+                                        created_at)
+            SELECT :e, :m, 'RETURN', -w.points, :d, :x, :by, CAST(:at AS timestamptz) FROM want w WHERE w.points > 0
+            RETURNING id, member_id, entry_type, points, description, order_id, created_at
+        ), open_lots AS (
+            SELECT id, points_remaining,
+                   SUM(points_remaining) OVER (
+                       ORDER BY (ledger_entry_id = ANY(CAST(:own AS uuid[]))) DESC, expires_at, id
+                   ) - points_remaining AS before
+            FROM point_lots WHERE member_id = :m AND points_remaining > 0
+        ), take AS (
+            SELECT o.id, LEAST(o.points_remaining, w.points - o.before) AS points
+            FROM open_lots o, want w WHERE o.before < w.points
+        ), updated AS (
+            UPDATE point_lots l SET points_remaining = l.points_remaining - take.points
+            FROM take WHERE l.id = take.id
+            RETURNING l.id, take.points
+        ), allocated AS (
+            INSERT INTO lot_allocations (ledger_entry_id, lot_id, points)
+            SELECT :e, id, points FROM updated
+            RETURNING points
+        )
+        SELECT w.points AS taken, COALESCE((SELECT balance FROM balance), w.balance) AS balance,
+               (SELECT COALESCE(SUM(points), 0) FROM allocated)::bigint AS allocated,
+               (SELECT created_at FROM entry) AS created_at, (SELECT description FROM entry) AS description
+        FROM want w
+        """,
+        p=points,
+        m=member_id,
+        e=entry_id,
+        d=description,
+        x=external_ref,
+        by=created_by,
+        at=at,
+        own=[str(e) for e in own_entries],
+    )
+    if row is None:
+        raise LookupError(f"member {member_id} does not exist")
+    taken, allocated = int(row["taken"]), int(row["allocated"])
+    if allocated != taken:
+        raise LedgerInvariantBroken(f"lots of member {member_id} cover {allocated} of {taken} points")
+    if not taken:
+        return None, 0, int(row["balance"])
+    entry = LedgerEntry(entry_id, member_id, "RETURN", -taken, row["description"], None, row["created_at"])
+    return entry, taken, int(row["balance"])
 
 
 def consume_lots(tx: Tx, member_id: UUID, entry_id: UUID, points: int) -> int:
@@ -435,12 +602,116 @@ def expire_lapsed(
     return Expired(lots=int(row["lots"]), points=int(row["points"]), members=int(row["members"]))
 
 
+# -- vesting -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Vested:
+    credits: int
+    points: int
+    members: int
+    member_ids: list[UUID]
+
+
+CreditKey = tuple[UUID, datetime, UUID]  # (member_id, vests_at, credit id): the vesting job's batch order
+
+_VEST_SQL = """
+WITH due AS MATERIALIZED (
+    SELECT c.id, c.member_id, c.entry_type, c.points - c.points_cancelled AS points, c.description,
+           c.external_ref, c.vests_at, c.lot_expires_at
+    FROM purchase_credits c
+    WHERE c.member_id = ANY(CAST(:members AS uuid[]))
+      AND c.status = 'PENDING' AND c.vests_at <= CAST(:now AS timestamptz)
+      {range}
+), posted AS (
+    UPDATE purchase_credits c SET status = 'POSTED' FROM due WHERE c.id = due.id
+), entries AS (
+    -- stamped with the vesting instant, whenever the job runs: tiers and lots count from then
+    INSERT INTO ledger_entries (id, member_id, entry_type, points, description, external_ref, created_by, created_at)
+    SELECT id, member_id, entry_type, points, description, external_ref, CAST(:by AS text), vests_at FROM due
+), lots AS (
+    INSERT INTO point_lots (member_id, ledger_entry_id, points_earned, points_remaining, earned_at, expires_at)
+    SELECT member_id, id, points, points, vests_at, lot_expires_at FROM due
+), per_member AS (
+    SELECT member_id, SUM(points)::bigint AS points, count(*)::int AS credits FROM due GROUP BY member_id
+), balances AS (
+    UPDATE members m SET balance = m.balance + p.points, lifetime_earned = m.lifetime_earned + p.points,
+           updated_at = now()
+    FROM per_member p WHERE m.id = p.member_id
+    RETURNING m.id, m.balance
+), events AS (
+    INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id)
+    SELECT 'PointsVested', p.member_id,
+           jsonb_build_object('member_id', p.member_id, 'points', p.points, 'credits', p.credits,
+                              'balance', b.balance, 'as_of', CAST(:now AS timestamptz)),
+           CAST(:request_id AS text)
+    FROM per_member p JOIN balances b ON b.id = p.member_id
+)
+SELECT COALESCE((SELECT SUM(points) FROM per_member), 0)::bigint AS points,
+       COALESCE((SELECT SUM(credits) FROM per_member), 0)::int AS credits,
+       ARRAY(SELECT member_id FROM per_member ORDER BY member_id) AS members
+"""
+_VEST_RANGE = (
+    "AND (c.member_id, c.vests_at, c.id) > (CAST(:a_m AS uuid), CAST(:a_at AS timestamptz), CAST(:a_id AS uuid)) "
+    "AND (c.member_id, c.vests_at, c.id) <= (CAST(:z_m AS uuid), CAST(:z_at AS timestamptz), CAST(:z_id AS uuid))"
+)
+_VEST_ALL = _VEST_SQL.format(range="")
+_VEST_IN_RANGE = _VEST_SQL.format(range=_VEST_RANGE)
+
+
+def vest_due(
+    tx: Tx,
+    member_ids: list[UUID],
+    now: datetime,
+    *,
+    after: CreditKey | None = None,
+    through: CreditKey | None = None,
+    created_by: str = "vesting-job",
+) -> Vested:
+    """Post the pending credits due at `now` (vests_at <= now) of members whose rows the caller has
+    locked; with `after`/`through`, only credits whose (member_id, vests_at, id) is in that range.
+
+    One set-based statement: per credit its ledger row (the credit's id, its natural key, stamped
+    with vests_at) and its lot (earned at vests_at, expiring at the lot_expires_at fixed at the
+    purchase), the credit POSTED; per member the balance, lifetime_earned and one PointsVested event.
+    The unique natural key of the ledger row is the last line of defence against vesting twice."""
+    if not member_ids:
+        return Vested(0, 0, 0, [])
+    params: dict[str, Any] = {
+        "members": [str(m) for m in member_ids],
+        "now": now,
+        "by": created_by,
+        "request_id": request_id_var.get(),
+    }
+    if after is not None or through is not None:
+        assert after is not None, "a range needs both ends"
+        assert through is not None, "a range needs both ends"
+        params.update(a_m=after[0], a_at=after[1], a_id=after[2], z_m=through[0], z_at=through[1], z_id=through[2])
+        row = tx.fetch_one(_VEST_IN_RANGE, **params)
+    else:
+        row = tx.fetch_one(_VEST_ALL, **params)
+    assert row is not None
+    vested = list(row["members"] or [])
+    if vested:
+        outbox.written(tx)  # the statement wrote PointsVested events
+    return Vested(credits=int(row["credits"]), points=int(row["points"]), members=len(vested), member_ids=vested)
+
+
 # -- reads -------------------------------------------------------------------------------------
+# A member's history: ledger rows (POSTED) and purchase credits that have not vested yet (PENDING,
+# with what is left of them after returns). A credit keeps its id when it vests and becomes a row.
+_POSTED_COLUMNS = f"{_ENTRY_COLUMNS}, 'POSTED' AS status, CAST(NULL AS timestamptz) AS vests_at"
+_PENDING_COLUMNS = (
+    "id, member_id, entry_type, points - points_cancelled AS points, description, CAST(NULL AS uuid) AS order_id, "
+    "created_at, 'PENDING' AS status, vests_at"
+)
+
+
 def list_for_member(tx: Tx, member_id: UUID, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
     rows = tx.rows(
         LedgerEntry,
-        f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE member_id = :m AND {paging.AFTER_CURSOR} "
-        f"{paging.NEWEST_FIRST}",
+        f"(SELECT {_POSTED_COLUMNS} FROM ledger_entries WHERE member_id = :m AND {paging.AFTER_CURSOR} "
+        f"{paging.NEWEST_FIRST}) UNION ALL "
+        f"(SELECT {_PENDING_COLUMNS} FROM purchase_credits WHERE member_id = :m AND status = 'PENDING' "
+        f"AND {paging.AFTER_CURSOR} {paging.NEWEST_FIRST}) {paging.NEWEST_FIRST}",
         m=member_id,
         **paging.params(cursor, limit),
     )
@@ -448,9 +719,11 @@ def list_for_member(tx: Tx, member_id: UUID, limit: int, cursor: str | None) -> 
 
 
 def get_for_member(tx: Tx, member_id: UUID, entry_id: UUID) -> LedgerEntry | None:
+    """A ledger row, or a pending credit, of this member."""
     return tx.row(
         LedgerEntry,
-        f"SELECT {_ENTRY_COLUMNS} FROM ledger_entries WHERE id = :id AND member_id = :m",
+        f"SELECT {_POSTED_COLUMNS} FROM ledger_entries WHERE id = :id AND member_id = :m UNION ALL "
+        f"SELECT {_PENDING_COLUMNS} FROM purchase_credits WHERE id = :id AND member_id = :m AND status = 'PENDING'",
         id=entry_id,
         m=member_id,
     )

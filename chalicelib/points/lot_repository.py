@@ -158,8 +158,9 @@ def claim_notices(tx: Tx, member_id: UUID, now: datetime, until: datetime) -> li
 # -- liability ------------------------------------------------------------------------------------
 def liability_by_tier(tx: Tx, now: datetime, windows: tuple[int, ...]) -> list[dict[str, Any]]:
     """Per tier: members (erased ones are not), members holding points, outstanding points,
-    lapsed-not-yet-expired points and points expiring within each window (cumulative: within 30 days
-    includes within 0-30)."""
+    lapsed-not-yet-expired points, points expiring within each window (cumulative: within 30 days
+    includes within 0-30), pending points (not vested yet) and points returns could not take back
+    (uncollected)."""
     window_columns = ", ".join(
         "COALESCE(SUM(l.points_remaining) FILTER (WHERE l.expires_at > CAST(:now AS timestamptz) "
         f"AND l.expires_at <= CAST(:now AS timestamptz) + make_interval(days => {int(d)})), 0)::bigint "
@@ -173,10 +174,16 @@ def liability_by_tier(tx: Tx, now: datetime, windows: tuple[int, ...]) -> list[d
         "lots AS (SELECT m.tier, COALESCE(SUM(l.points_remaining) "
         "  FILTER (WHERE l.expires_at <= CAST(:now AS timestamptz)), 0)::bigint AS lapsed, "
         f"  {window_columns} "
-        "  FROM point_lots l JOIN members m ON m.id = l.member_id WHERE l.points_remaining > 0 GROUP BY m.tier) "
+        "  FROM point_lots l JOIN members m ON m.id = l.member_id WHERE l.points_remaining > 0 GROUP BY m.tier), "
+        "pending AS (SELECT m.tier, SUM(c.points - c.points_cancelled)::bigint AS points FROM purchase_credits c "
+        "  JOIN members m ON m.id = c.member_id WHERE c.status = 'PENDING' GROUP BY m.tier), "
+        "uncollected AS (SELECT m.tier, SUM(r.points_uncollected)::bigint AS points FROM purchase_returns r "
+        "  JOIN members m ON m.id = r.member_id WHERE r.points_uncollected > 0 GROUP BY m.tier) "
         "SELECT t.tier, t.members, t.holders, t.outstanding, COALESCE(lots.lapsed, 0)::bigint AS lapsed, "
+        "COALESCE(pending.points, 0)::bigint AS pending, COALESCE(uncollected.points, 0)::bigint AS uncollected, "
         + ", ".join(f"COALESCE(lots.within_{int(d)}, 0)::bigint AS within_{int(d)}" for d in windows)
-        + " FROM tiers t LEFT JOIN lots ON lots.tier = t.tier",
+        + " FROM tiers t LEFT JOIN lots ON lots.tier = t.tier LEFT JOIN pending ON pending.tier = t.tier "
+        "LEFT JOIN uncollected ON uncollected.tier = t.tier",
         now=now,
     )
     return rows

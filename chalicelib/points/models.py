@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-LedgerType = Literal["BONUS", "EARN", "SPEND", "REFUND", "EXPIRE", "ADJUST", "IMPORT", "FORFEIT"]
+LedgerType = Literal["BONUS", "EARN", "PROMOTION", "SPEND", "REFUND", "EXPIRE", "ADJUST", "RETURN", "IMPORT", "FORFEIT"]
+# A history item is a ledger row (POSTED) or a purchase credit that has not vested yet (PENDING).
+EntryStatus = Literal["POSTED", "PENDING"]
+CreditType = Literal["EARN", "PROMOTION"]
+CreditStatus = Literal["PENDING", "POSTED", "CANCELLED"]
 Tier = Literal["BRONZE", "SILVER", "GOLD"]
 TIERS: tuple[Tier, ...] = ("BRONZE", "SILVER", "GOLD")
 
@@ -22,6 +26,8 @@ class LedgerEntry:
     description: str
     order_id: UUID | None
     created_at: datetime
+    status: EntryStatus = "POSTED"
+    vests_at: datetime | None = None  # pending credits only
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,14 @@ class Balance:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingPoints:
+    """Points that vest (become spendable) at one instant."""
+
+    vests_at: datetime
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
 class Standing:
     """A member's balance with where they stand: tier progress and what expires soon."""
 
@@ -105,6 +119,8 @@ class Standing:
     points_to_next_tier: int | None
     earn_multiplier: Decimal
     expiring: list[ExpiringPoints]
+    pending: int = 0  # not in `balance` until they vest
+    pending_lots: list[PendingPoints] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +141,84 @@ class Purchase:
     store_id: str | None
     occurred_at: datetime | None
     created_at: datetime
+    base_points: int  # before promotions; `points` is the total the purchase earned
+    vests_at: datetime | None  # pending purchases: when their points vest
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionAward:
+    """Points one promotion paid on one purchase (a PROMOTION credit of the purchase)."""
+
+    promotion_id: UUID
+    name: str
+    points: int
 
 
 @dataclass(frozen=True, slots=True)
 class RecordedPurchase:
-    """The answer to a purchase report: `created` is False for a repeat, which replays the first answer."""
+    """The answer to a purchase report: `created` is False for a repeat, which replays the first answer.
+
+    `entry` is the base credit: its ledger row, or (pending purchases) the pending credit as the
+    member's history shows it; None when the base points were 0."""
 
     created: bool
     purchase: Purchase
     entry: LedgerEntry | None
+    promotions: list[PromotionAward] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CreditPart:
+    """One part of what a purchase is credited, before it is written: the base points or a promotion's."""
+
+    id: UUID  # the purchase_credits id, and the ledger row's id once posted
+    entry_type: CreditType
+    points: int
+    description: str
+    external_ref: str
+    promotion_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseCredit:
+    id: UUID
+    purchase_id: UUID
+    member_id: UUID
+    entry_type: CreditType
+    promotion_id: UUID | None
+    points: int
+    points_cancelled: int
+    status: CreditStatus
+    vests_at: datetime | None
+    description: str
+    external_ref: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseReturn:
+    """A partner's return of (part of) a purchase, as recorded (natural key: purchase_id + return_id)."""
+
+    id: UUID
+    purchase_id: UUID
+    member_id: UUID
+    return_id: str
+    amount_usd: Decimal
+    points_reversed: int
+    points_from_pending: int
+    points_uncollected: int
+    ledger_entry_id: UUID | None
+    balance_after: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedReturn:
+    """`created` is False for a repeat of the same return, which replays the first answer."""
+
+    created: bool
+    record: PurchaseReturn
+    external_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +238,8 @@ class TierLiability:
     outstanding_points: int
     lapsed_pending_points: int
     expiring_within: ExpiringWithin
+    pending_points: int = 0  # earned, not vested yet (not in outstanding_points)
+    uncollected_points: int = 0  # returns could not take back (already spent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +250,75 @@ class Liability:
     lapsed_pending_points: int
     expiring_within: ExpiringWithin
     by_tier: list[TierLiability]
+    pending_points: int = 0
+    uncollected_points: int = 0
+
+
+# -- promotions ------------------------------------------------------------------------------------
+PromotionKind = Literal["MULTIPLIER", "BONUS"]
+Stacking = Literal["EXCLUSIVE", "STACKABLE"]
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionTerms:
+    """What an admin defines: when, how much, for whom, how far (caps and budget), how it combines."""
+
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    kind: PromotionKind
+    stacking: Stacking
+    multiplier: Decimal | None = None  # MULTIPLIER: the purchase earns base x multiplier in total
+    bonus_points: int | None = None  # BONUS: points added to the purchase
+    store_ids: list[str] | None = None
+    tiers: list[Tier] | None = None
+    min_amount_usd: Decimal | None = None
+    first_purchase_only: bool = False
+    per_member_cap_points: int | None = None
+    budget_points: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    id: UUID
+    name: str
+    kind: PromotionKind
+    multiplier: Decimal | None
+    bonus_points: int | None
+    starts_at: datetime
+    ends_at: datetime
+    store_ids: list[str] | None
+    tiers: list[Tier] | None
+    min_amount_usd: Decimal | None
+    first_purchase_only: bool
+    per_member_cap_points: int | None
+    budget_points: int | None
+    budget_used: int
+    stacking: Stacking
+    active: bool
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    awarded_points: int  # every award so far (budgeted or not)
+    members_awarded: int
+    as_of: datetime  # the database clock when read: whether it is scheduled, running or ended
+
+
+@dataclass(frozen=True, slots=True)
+class RunningPromotion:
+    """A promotion running at a purchase's instant, with what is left of its member cap and budget
+    (the budget as read before the purchase locks it: an estimate that the grant re-checks)."""
+
+    id: UUID
+    name: str
+    kind: PromotionKind
+    multiplier: Decimal | None
+    bonus_points: int | None
+    store_ids: list[str] | None
+    tiers: list[str] | None
+    min_amount_usd: Decimal | None
+    first_purchase_only: bool
+    stacking: Stacking
+    cap_left: int | None
+    budget_left: int | None
+    budgeted: bool

@@ -17,6 +17,8 @@ from .schemas import (
     PointsSummary,
     PurchaseRequest,
     PurchaseResult,
+    ReturnRequest,
+    ReturnResult,
     Transaction,
     TransactionDetail,
     TransactionEnvelope,
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from ..platform.db import Tx
     from .earning import EarningService
     from .reports import ReportService
+    from .returns import ReturnService
     from .service import PointsService
 
 routes = Routes(__name__)
@@ -42,6 +45,12 @@ def earning() -> EarningService:
     from ..container import services
 
     return services().earning
+
+
+def returns() -> ReturnService:
+    from ..container import services
+
+    return services().returns
 
 
 def reports() -> ReportService:
@@ -109,6 +118,23 @@ def partner_purchase() -> Response:
     wanted = body(PurchaseRequest)
     recorded = earning().record(partner.id, PurchaseReport(**wanted.model_dump()))
     return http.json_response(PurchaseResult.of(recorded), 201 if recorded.created else 200)
+
+
+@routes.post(
+    "/partner/purchases/{external_id}/returns",
+    access=Access.PARTNER,
+    partner="STORE",
+    request=ReturnRequest,
+    responses={201: ReturnResult, 200: ReturnResult, 400: None, 401: None, 403: None, 404: None, 409: None},
+)
+def partner_purchase_return(external_id: str) -> Response:
+    """The partner that reported a purchase reports a return of (part of) it: points are taken back in proportion."""
+    from urllib.parse import unquote
+
+    partner = current_partner()
+    wanted = body(ReturnRequest)
+    recorded = returns().record(partner.id, unquote(external_id), wanted.return_id, wanted.amount_usd)
+    return http.json_response(ReturnResult.of(recorded), 201 if recorded.created else 200)
 
 
 @routes.get("/admin/reports/liability", access=Access.ADMIN, responses={200: LiabilityReport})

@@ -1,4 +1,4 @@
-"""HTTP bodies of points: balance, history, adjustments, partner purchases, the liability report."""
+"""HTTP bodies of points: balance, history, adjustments, partner purchases and returns, the liability report."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from ..platform.schemas import Body, Email, Out, Text, UtcTimestamp, parse_usd, usd_schema
-from .models import EntryDetail, LedgerEntry, LedgerType, RecordedPurchase, Standing, Tier
+from .models import EntryDetail, EntryStatus, LedgerEntry, LedgerType, RecordedPurchase, RecordedReturn, Standing, Tier
 
 
 class ExpiringPoints(Out):
@@ -18,8 +18,14 @@ class ExpiringPoints(Out):
     points: int
 
 
+class PendingLot(Out):
+    points: int
+    vests_at: UtcTimestamp
+
+
 class PointsSummary(Out):
-    """GET /prod/points. `points` is the balance (the frontend reads it); the rest is additive."""
+    """GET /prod/points. `points` is the balance (the frontend reads it); the rest is additive.
+    `pending`: earned, not spendable (nor in `points`) until it vests; `pending_lots` soonest first."""
 
     points: int
     lifetime_earned: int
@@ -31,6 +37,8 @@ class PointsSummary(Out):
     earn_multiplier: float = 1.0
     # Points that will expire within the next 90 days, per UTC day, soonest first.
     expiring: list[ExpiringPoints] = Field(default_factory=list)
+    pending: int = 0
+    pending_lots: list[PendingLot] = Field(default_factory=list)
 
     @classmethod
     def of(cls, standing: Standing) -> PointsSummary:
@@ -43,11 +51,14 @@ class PointsSummary(Out):
             points_to_next_tier=standing.points_to_next_tier,
             earn_multiplier=float(standing.earn_multiplier),
             expiring=[ExpiringPoints(date=e.date, points=e.points) for e in standing.expiring],
+            pending=standing.pending,
+            pending_lots=[PendingLot(points=p.points, vests_at=p.vests_at) for p in standing.pending_lots],
         )
 
 
 class Transaction(Out):
-    """A ledger entry as the frontend names it."""
+    """A ledger entry as the frontend names it. `status` PENDING: a purchase credit that is not
+    spendable until `vests_at`; it keeps its id when it vests and becomes an ordinary (POSTED) credit."""
 
     id: UUID
     customer_id: UUID
@@ -56,6 +67,8 @@ class Transaction(Out):
     tx_dt: UtcTimestamp
     tx_description: str
     order_id: UUID | None = None
+    status: EntryStatus = "POSTED"
+    vests_at: UtcTimestamp | None = None
 
     @classmethod
     def of(cls, entry: LedgerEntry) -> Transaction:
@@ -67,6 +80,8 @@ class Transaction(Out):
             tx_dt=entry.created_at,
             tx_description=entry.description,
             order_id=entry.order_id,
+            status=entry.status,
+            vests_at=entry.vests_at,
         )
 
 
@@ -165,16 +180,29 @@ class PurchaseRequest(Body):
         return self
 
 
-class PurchaseResult(Out):
-    """201 the first time, 200 with the very same body for a repeated external_id."""
+class PromotionPoints(Out):
+    promotion_id: UUID
+    name: str
+    points: int
 
-    transaction: Transaction | None  # None when the purchase earned 0 points (no ledger row)
+
+class PurchaseResult(Out):
+    """201 the first time, 200 with the very same body for a repeated external_id.
+
+    `points_earned` = `base_points` + the promotions' points. `transaction` is the base credit (None
+    when the base points are 0); while the points are pending it has status PENDING and `vests_at`,
+    and `balance` does not include them yet."""
+
+    transaction: Transaction | None
     points_earned: int
     balance: int
     tier: Tier  # after this purchase
     earn_multiplier: float  # applied: the tier before this purchase
     external_id: str
     amount_usd: str  # exact decimal, as a string
+    base_points: int = 0
+    promotion_points: list[PromotionPoints] = Field(default_factory=list)
+    vests_at: UtcTimestamp | None = None  # pending purchases: when the points become spendable
 
     @classmethod
     def of(cls, recorded: RecordedPurchase) -> PurchaseResult:
@@ -187,7 +215,59 @@ class PurchaseResult(Out):
             earn_multiplier=float(row.multiplier),
             external_id=row.external_id,
             amount_usd=str(row.amount_usd),
+            base_points=row.base_points,
+            promotion_points=[
+                PromotionPoints(promotion_id=a.promotion_id, name=a.name, points=a.points) for a in recorded.promotions
+            ],
+            vests_at=row.vests_at,
         )
+
+
+class ReturnRequest(Body):
+    """POST /partner/purchases/{external_id}/returns: the partner's own id of this return and the amount."""
+
+    return_id: Text = Field(..., min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+    amount_usd: Decimal = Field(..., json_schema_extra=usd_schema)
+
+    @field_validator("amount_usd", mode="before")
+    @classmethod
+    def _amount(cls, value: object) -> Decimal:
+        return parse_usd(value)
+
+
+class ReturnOut(Out):
+    id: UUID
+    return_id: str
+    external_id: str
+    amount_usd: str  # exact decimal, as a string
+    points_reversed: int  # taken back: from pending points first, then from the balance
+    points_from_pending: int  # the part of points_reversed that was still pending
+    points_uncollected: int  # already spent (policy within_balance): not taken back, listed as liability
+    created_at: UtcTimestamp
+
+
+class ReturnResult(Out):
+    """201 the first time, 200 with the very same body when the same return is reported again."""
+
+    model_config = ConfigDict(from_attributes=True, defer_build=True, serialize_by_alias=True)
+
+    return_: ReturnOut = Field(..., alias="return")
+    balance: int
+
+    @classmethod
+    def of(cls, recorded: RecordedReturn) -> ReturnResult:
+        r = recorded.record
+        out = ReturnOut(
+            id=r.id,
+            return_id=r.return_id,
+            external_id=recorded.external_id,
+            amount_usd=str(r.amount_usd),
+            points_reversed=r.points_reversed,
+            points_from_pending=r.points_from_pending,
+            points_uncollected=r.points_uncollected,
+            created_at=r.created_at,
+        )
+        return cls.model_validate({"return": out, "balance": r.balance_after})
 
 
 class ExpiringWithin(Out):
@@ -205,10 +285,14 @@ class TierLiability(Out):
     outstanding_points: int
     lapsed_pending_points: int
     expiring_within: ExpiringWithin
+    pending_points: int = 0
+    uncollected_points: int = 0
 
 
 class LiabilityReport(Out):
-    """GET /admin/reports/liability. `lapsed_pending_points` lapsed but the expiry job has not run yet."""
+    """GET /admin/reports/liability. `lapsed_pending_points` lapsed but the expiry job has not run yet;
+    `pending_points` earned but not vested (not in outstanding_points); `uncollected_points` returns
+    could not take back because the members had spent them."""
 
     as_of: UtcTimestamp
     outstanding_points: int
@@ -216,3 +300,5 @@ class LiabilityReport(Out):
     lapsed_pending_points: int
     expiring_within: ExpiringWithin
     by_tier: list[TierLiability]
+    pending_points: int = 0
+    uncollected_points: int = 0

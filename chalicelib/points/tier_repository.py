@@ -1,4 +1,6 @@
-"""Tier qualification: EARN points credited in a trailing window (BONUS, REFUND, ADJUST do not count)."""
+"""Tier qualification: points earned from purchases (EARN and PROMOTION rows) minus what returns took
+back (RETURN rows) in a trailing window, never below 0. BONUS, REFUND, ADJUST and EXPIRE do not count;
+pending points count from the instant they vest (their ledger rows are stamped with it)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,23 @@ from ..platform.db import Tx
 from .models import Tier
 from .tier_policy import TierPolicy
 
-# The window is (now - days, now]: an EARN row exactly `days` old no longer counts.
-_QUALIFYING = (
-    "SELECT COALESCE(SUM(points), 0)::bigint FROM ledger_entries "
-    "WHERE member_id = :m AND entry_type = 'EARN' "
-    "AND created_at > COALESCE(CAST(:now AS timestamptz), now()) - make_interval(days => CAST(:days AS int)) "
-    "AND created_at <= COALESCE(CAST(:now AS timestamptz), now())"
-)
+# Ledger types that qualify (matches the partial index ledger_member_qualifying).
+QUALIFYING_TYPES = "entry_type IN ('EARN', 'PROMOTION', 'RETURN')"
+
+
+# The window is (now - days, now]: a row exactly `days` old no longer counts. A RETURN counts at
+# its own time, so a return made after its purchase aged out of the window still lowers the sum
+# (which is floored at 0), as a status program debits status points when the goods come back.
+def qualifying_sql(now: str = "COALESCE(CAST(:now AS timestamptz), now())") -> str:
+    """Member :m's qualifying points in the :days window ending at the SQL expression `now`."""
+    return (
+        "SELECT GREATEST(COALESCE(SUM(points), 0), 0)::bigint FROM ledger_entries "
+        f"WHERE member_id = :m AND {QUALIFYING_TYPES} "
+        f"AND created_at > {now} - make_interval(days => CAST(:days AS int)) AND created_at <= {now}"
+    )
+
+
+_QUALIFYING = qualifying_sql()
 
 
 def qualifying_points(tx: Tx, member_id: UUID, now: datetime | None, window_days: int) -> int:
@@ -29,8 +41,8 @@ def stale_in_batch(
     their qualifying points now; plus the last id looked at and how many were looked at."""
     rows = tx.fetch(
         "WITH batch AS (SELECT id, tier FROM members WHERE id > :after ORDER BY id LIMIT :n), "
-        "q AS (SELECT b.id, b.tier, COALESCE(SUM(l.points), 0) AS points FROM batch b "
-        "  LEFT JOIN ledger_entries l ON l.member_id = b.id AND l.entry_type = 'EARN' "
+        "q AS (SELECT b.id, b.tier, GREATEST(COALESCE(SUM(l.points), 0), 0) AS points FROM batch b "
+        f"  LEFT JOIN ledger_entries l ON l.member_id = b.id AND l.{QUALIFYING_TYPES} "
         "  AND l.created_at > CAST(:now AS timestamptz) - make_interval(days => CAST(:tier_window_days AS int)) "
         "  AND l.created_at <= CAST(:now AS timestamptz) "
         "  GROUP BY b.id, b.tier) "
@@ -58,8 +70,8 @@ def apply_tiers(tx: Tx, member_ids: list[UUID], now: datetime, policy: TierPolic
     )
     window_end = "GREATEST(CAST(:now AS timestamptz), statement_timestamp())"
     rows = tx.fetch(
-        "WITH q AS (SELECT m.id, m.tier AS old, COALESCE(SUM(l.points), 0) AS points FROM members m "
-        "  LEFT JOIN ledger_entries l ON l.member_id = m.id AND l.entry_type = 'EARN' "
+        "WITH q AS (SELECT m.id, m.tier AS old, GREATEST(COALESCE(SUM(l.points), 0), 0) AS points FROM members m "
+        f"  LEFT JOIN ledger_entries l ON l.member_id = m.id AND l.{QUALIFYING_TYPES} "
         f"  AND l.created_at > {window_end} - make_interval(days => CAST(:tier_window_days AS int)) "
         f"  AND l.created_at <= {window_end} "
         "  WHERE m.id = ANY(CAST(:ids AS uuid[])) GROUP BY m.id, m.tier), "
@@ -71,3 +83,17 @@ def apply_tiers(tx: Tx, member_ids: list[UUID], now: datetime, policy: TierPolic
         **policy.sql_params(),
     )
     return [(r["id"], r["old"], r["new"]) for r in rows]
+
+
+def refresh_tier(tx: Tx, member_id: UUID, now: datetime | None, policy: TierPolicy) -> tuple[Tier, Tier] | None:
+    """Set one locked member's tier from their qualifying points now; (old, new) when it changed."""
+    row = tx.fetch_one(
+        f"WITH q AS (SELECT ({_QUALIFYING}) AS points), n AS (SELECT {policy.sql_tier('q.points')} AS tier FROM q) "
+        "UPDATE members m SET tier = n.tier, updated_at = now() FROM n, (SELECT tier FROM members WHERE id = :m) old "
+        "WHERE m.id = :m AND m.tier <> n.tier RETURNING old.tier AS old, m.tier AS new",
+        m=member_id,
+        now=now,
+        days=policy.window_days,
+        **policy.sql_params(),
+    )
+    return (row["old"], row["new"]) if row else None

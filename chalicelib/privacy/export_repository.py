@@ -3,7 +3,7 @@ document agree with each other even while the member is spending).
 
 Each section is one function below, registered with `@section("name")`: it returns a subquery that
 yields the section as JSON (an array of the member's rows, `:m` is the member id). Adding a section
-(partner returns, promotions...) is adding one such function; the document gets a key of that name.
+(a new table of the member's) is adding one such function; the document gets a key of that name.
 """
 
 from __future__ import annotations
@@ -88,6 +88,24 @@ def partner_purchases() -> str:
         "SELECT p.id, p.partner_id, pa.name AS partner_name, p.external_id, p.amount_usd::text AS amount_usd, "
         "p.points, p.tier, p.store_id, p.occurred_at, p.created_at FROM partner_purchases p "
         "JOIN partners pa ON pa.id = p.partner_id WHERE p.member_id = :m ORDER BY p.created_at, p.id"
+    )
+
+
+@section("purchase_credits")
+def purchase_credits() -> str:
+    """Points each purchase credited (base and promotion), pending until they vest or cancelled by returns."""
+    return _rows(
+        "SELECT c.id, c.purchase_id, c.entry_type, c.promotion_id, c.points, c.points_cancelled, c.status, "
+        "c.vests_at, c.created_at FROM purchase_credits c WHERE c.member_id = :m ORDER BY c.created_at, c.id"
+    )
+
+
+@section("returns")
+def returns() -> str:
+    return _rows(
+        "SELECT r.id, r.purchase_id, p.external_id, r.return_id, r.amount_usd::text AS amount_usd, "
+        "r.points_reversed, r.points_uncollected, r.created_at FROM purchase_returns r "
+        "JOIN partner_purchases p ON p.id = r.purchase_id WHERE r.member_id = :m ORDER BY r.created_at, r.id"
     )
 
 

@@ -12,6 +12,7 @@ class Erasure:
     member_id: UUID
     erased_at: datetime
     points_forfeited: int
+    pending_forfeited: int  # pending purchase credits cancelled for good (they would have vested later)
     forfeit_entry_id: UUID | None
     orders_cancelled: int
     reservations_released: int

@@ -9,8 +9,8 @@ from ..platform.db import Tx
 from .models import Erasure
 
 _COLUMNS = (
-    "member_id, erased_at, points_forfeited, forfeit_entry_id, orders_cancelled, reservations_released, "
-    "identity_deleted"
+    "member_id, erased_at, points_forfeited, pending_forfeited, forfeit_entry_id, orders_cancelled, "
+    "reservations_released, identity_deleted"
 )
 
 
@@ -37,6 +37,7 @@ def complete(
     member_id: UUID,
     *,
     points_forfeited: int,
+    pending_forfeited: int,
     forfeit_entry_id: UUID | None,
     orders_cancelled: int,
     reservations_released: int,
@@ -44,11 +45,13 @@ def complete(
 ) -> Erasure:
     row = tx.row(
         Erasure,
-        "UPDATE member_erasures SET erased_at = now(), points_forfeited = :p, forfeit_entry_id = :e, "
+        "UPDATE member_erasures SET erased_at = now(), points_forfeited = :p, pending_forfeited = :pp, "
+        "forfeit_entry_id = :e, "
         "orders_cancelled = :o, reservations_released = :r, identity_deleted = :i WHERE member_id = :m "
         f"RETURNING {_COLUMNS}",
         m=member_id,
         p=points_forfeited,
+        pp=pending_forfeited,
         e=forfeit_entry_id,
         o=orders_cancelled,
         r=reservations_released,

@@ -101,6 +101,29 @@ class ExportPurchase(Out):
     created_at: UtcTimestamp
 
 
+class ExportPurchaseCredit(Out):
+    id: UUID
+    purchase_id: UUID
+    entry_type: str
+    promotion_id: UUID | None
+    points: int
+    points_cancelled: int
+    status: str
+    vests_at: UtcTimestamp | None
+    created_at: UtcTimestamp
+
+
+class ExportReturn(Out):
+    id: UUID
+    purchase_id: UUID
+    external_id: str
+    return_id: str
+    amount_usd: str  # exact decimal, as a string
+    points_reversed: int
+    points_uncollected: int
+    created_at: UtcTimestamp
+
+
 class ExportImport(Out):
     external_member_id: str
     imported_at: UtcTimestamp
@@ -120,6 +143,8 @@ class MemberExport(Out):
     orders: list[ExportOrder]
     reservations: list[ExportReservation]
     partner_purchases: list[ExportPurchase]
+    purchase_credits: list[ExportPurchaseCredit]
+    returns: list[ExportReturn]
     imports: list[ExportImport]
 
 
@@ -127,6 +152,7 @@ class ErasureOut(Out):
     customer_id: UUID
     erased_at: UtcTimestamp
     points_forfeited: int
+    pending_forfeited: int
     forfeit_entry_id: UUID | None
     orders_cancelled: int
     reservations_released: int
@@ -138,6 +164,7 @@ class ErasureOut(Out):
             customer_id=erasure.member_id,
             erased_at=erasure.erased_at,
             points_forfeited=erasure.points_forfeited,
+            pending_forfeited=erasure.pending_forfeited,
             forfeit_entry_id=erasure.forfeit_entry_id,
             orders_cancelled=erasure.orders_cancelled,
             reservations_released=erasure.reservations_released,

@@ -35,6 +35,7 @@ from ..orders.models import OrderStatus
 from ..platform.db import Database, Tx
 from ..platform.errors import NotFound
 from ..points import ledger_repository as ledger
+from ..points import purchase_repository as purchases
 from ..reservations import repository as reservation_rows
 from ..reservations.service import ReservationService
 from . import export_repository, repository
@@ -92,6 +93,7 @@ class PrivacyService:
         forfeit = ledger.forfeit_all(
             tx, member_id, "Points forfeited: member erased", external_ref=f"forfeit:{member_id}", created_by=admin
         )
+        pending_forfeited = purchases.forfeit_pending(tx, member_id)  # still in a return window: never vests
         cart.clear(tx, member_id)
         members.erase_personal_data(tx, member_id)
         if subject.identity_issuer and subject.identity_subject:
@@ -101,6 +103,7 @@ class PrivacyService:
             tx,
             member_id,
             points_forfeited=forfeit.previous_balance if forfeit else 0,
+            pending_forfeited=pending_forfeited,
             forfeit_entry_id=forfeit.entry.id if forfeit else None,
             orders_cancelled=len(open_orders),
             reservations_released=len(released),
@@ -113,6 +116,7 @@ class PrivacyService:
             {
                 "member_id": str(member_id),
                 "points_forfeited": erasure.points_forfeited,
+                "pending_forfeited": erasure.pending_forfeited,
                 "forfeit_entry_id": str(erasure.forfeit_entry_id) if erasure.forfeit_entry_id else None,
                 "orders_cancelled": erasure.orders_cancelled,
                 "reservations_released": erasure.reservations_released,

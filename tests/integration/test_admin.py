@@ -343,5 +343,7 @@ def test_liability_report(api, db):
         "outstanding_points": 0,
         "lapsed_pending_points": 0,
         "expiring_within": {"days_30": 0, "days_60": 0, "days_90": 0},
+        "pending_points": 0,
+        "uncollected_points": 0,
     }
     assert report["as_of"].endswith("Z")

@@ -273,7 +273,8 @@ def test_finding_3_one_external_id_reported_for_twenty_members_at_once_is_one_20
         while time.monotonic() < deadline:
             with db.reader() as tx:
                 waiting = tx.fetch_value(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%'"
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND application_name = 'xanadu-rewards' AND pid <> pg_backend_pid()"
                 )
             if waiting >= 20:
                 break

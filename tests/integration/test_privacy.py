@@ -261,3 +261,40 @@ def test_an_unreachable_identity_provider_erases_nothing(api, db, monkeypatch):
     assert api.get("/customer", as_user=email).json_body["email"] == email
     monkeypatch.undo()
     assert erase(api, member_id, key="offline-1").status_code == 200  # the failed attempt recorded nothing
+
+
+def test_erasure_forfeits_pending_points_and_the_export_lists_purchase_credits_and_returns(api, db):
+    """Points still in a purchase's return window are forfeited too (they never vest into an erased member),
+    recorded as forfeited rather than returned, so the purchase invariants hold; the export shows the
+    purchase's credits and its returns."""
+    from datetime import timedelta
+
+    from tests.support.points import T0, Loyalty, app_settings, credits_of
+
+    with app_settings(POINTS_PENDING_DAYS="14"):
+        loyalty = Loyalty(db, points_pending_days=14)
+        me = api.get("/customer", as_user=unique("pending")).json_body["id"]
+        loyalty.buy(uuid.UUID(me), "P-1", "40.00", at=T0)  # 400 pending until T0 + 14 days
+        loyalty.give_back("P-1", "R-1", "10.00", at=T0 + timedelta(days=1))  # 100 cancelled
+        exported = api.get(f"/customers/{me}/export", as_user=ADMIN, admin=True).json_body
+        assert [(c["status"], c["points"], c["points_cancelled"]) for c in exported["purchase_credits"]] == [
+            ("PENDING", 400, 100)
+        ]
+        assert [(r["return_id"], r["amount_usd"], r["points_reversed"]) for r in exported["returns"]] == [
+            ("R-1", "10.00", 100)
+        ]
+
+        erased = erase(api, me)
+        assert erased.status_code == 200, erased.json_body
+        assert (erased.json_body["erasure"]["points_forfeited"], erased.json_body["erasure"]["pending_forfeited"]) == (
+            0,  # the welcome bonus lapsed before T0 (2030), when the purchase and the return happened
+            300,
+        )
+        assert [(c["status"], c["points_cancelled"]) for c in credits_of(db, uuid.UUID(me))] == [("CANCELLED", 400)]
+        assert loyalty.vesting.run(now=T0 + timedelta(days=30)).credits == 0  # nothing left to vest
+        with db.reader() as tx:
+            from chalicelib.points import integrity_repository
+
+            checks = integrity_repository.member_checks(tx, [uuid.UUID(me)])[uuid.UUID(me)]
+        assert checks == {"bad_credits": 0, "bad_purchases": 0, "pending": 0}
+        assert sums(db, me) == {"balance": 0, "ledger": 0, "lots": 0}

@@ -92,6 +92,9 @@ def environment(app_database_url: str, owner_db: Any, aws: localaws.LocalAws) ->
         "LOG_LEVEL": "WARNING",
         "EMAIL_MODE": "log",
         "EMAIL_OUTBOX_DIR": tempfile.mkdtemp(prefix="xanadu-test-email-"),
+        # Purchases credit at once, as before pending points existed; the pending-points tests turn
+        # the return window on themselves (tests/support/points.py: settings_with / pending_days).
+        "POINTS_PENDING_DAYS": "0",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

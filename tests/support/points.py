@@ -6,6 +6,8 @@ times from `ledger.credit(now=...)`, so a test can place a lot's expiry at an ex
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -142,3 +144,109 @@ def truncate(db) -> None:
             )
         ]
         tx.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+
+
+# -- returns, pending points, promotions ---------------------------------------------------------------
+def settings_with(**overrides: Any) -> Any:
+    """The test session's settings with some changed (e.g. points_pending_days=14)."""
+    from chalicelib.platform.config import get_settings
+
+    return get_settings().model_copy(update=overrides)
+
+
+class Loyalty:
+    """The earning, return, vesting and promotion services over one settings object, and shortcuts
+    to drive them at chosen instants."""
+
+    def __init__(self, db: Any, **overrides: Any):
+        from chalicelib.points.earning import EarningService
+        from chalicelib.points.expiry import ExpiryService
+        from chalicelib.points.promotions import PromotionService
+        from chalicelib.points.returns import ReturnService
+        from chalicelib.points.vesting import VestingService
+
+        self.db = db
+        self.settings = settings_with(**overrides)
+        self.earning = EarningService(db, self.settings)
+        self.returns = ReturnService(db, self.settings)
+        self.vesting = VestingService(db, self.settings)
+        self.expiry = ExpiryService(db, self.settings)
+        self.promotions = PromotionService(db)
+        self.partner_id, self.key = issue_partner()
+
+    def buy(
+        self, member_id: UUID, ref: str, amount: str, *, at: datetime | None = None, store: str | None = None
+    ) -> Any:
+        from decimal import Decimal
+
+        from chalicelib.points.earning import PurchaseReport
+
+        report = PurchaseReport(external_id=ref, amount_usd=Decimal(amount), customer_id=member_id, store_id=store)
+        return self.earning.record(self.partner_id, report, now=at)
+
+    def give_back(self, ref: str, return_id: str, amount: str, *, at: datetime | None = None) -> Any:
+        from decimal import Decimal
+
+        return self.returns.record(self.partner_id, ref, return_id, Decimal(amount), now=at)
+
+    def promote(self, **terms: Any) -> UUID:
+        """A promotion with these terms (defaults: BONUS 100, STACKABLE, running from T0 - 1 day to T0 + 30 days)."""
+        from chalicelib.points.models import PromotionTerms
+
+        values: dict[str, Any] = {
+            "name": "Test promotion",
+            "starts_at": T0 - timedelta(days=1),
+            "ends_at": T0 + timedelta(days=30),
+            "kind": "BONUS",
+            "stacking": "STACKABLE",
+        }
+        if terms.get("kind", "BONUS") == "BONUS" and "bonus_points" not in terms:
+            values["bonus_points"] = 100
+        values.update(terms)
+        with self.db.transaction() as tx:
+            from chalicelib.points import promotion_repository
+
+            return promotion_repository.insert(tx, PromotionTerms(**values), "admin@example.com").id
+
+
+def credits_of(db: Any, member_id: UUID) -> list[dict[str, Any]]:
+    with db.reader() as tx:
+        return tx.fetch(
+            "SELECT id, entry_type, promotion_id, points, points_cancelled, status, vests_at FROM purchase_credits "
+            "WHERE member_id = :m ORDER BY created_at, entry_type, id",
+            m=member_id,
+        )
+
+
+def ledger_rows(db: Any, member_id: UUID, entry_type: str | None = None) -> list[dict[str, Any]]:
+    with db.reader() as tx:
+        return tx.fetch(
+            "SELECT id, entry_type, points, external_ref, created_at FROM ledger_entries WHERE member_id = :m "
+            "AND (CAST(:t AS text) IS NULL OR entry_type = :t) ORDER BY created_at, id",
+            m=member_id,
+            t=entry_type,
+        )
+
+
+@contextmanager
+def app_settings(**env: str) -> Iterator[None]:
+    """Run the app (routes, the container's services) with these environment variables, then restore."""
+    import os
+
+    from chalicelib.container import reset_services
+    from chalicelib.platform.config import reset_settings
+
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    reset_settings()
+    reset_services()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_settings()
+        reset_services()
