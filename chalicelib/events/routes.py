@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 routes = Routes(__name__)
 _EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# RFC 3339 date-time; a '+' in the offset arrives as a space when the client did not encode it.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+ -]\d{2}:\d{2})$")
 
 
 def event_log() -> EventLog:
@@ -34,30 +37,28 @@ def _invalid(name: str, message: str) -> ValidationFailed:
 
 def _uuid(params: dict[str, str], name: str) -> UUID | None:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise _invalid(name, "must be a UUID") from None
+    if not _UUID.match(raw):
+        raise _invalid(name, "must be a UUID")
+    return UUID(raw)
 
 
 def _time(params: dict[str, str], name: str) -> datetime | None:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
+    message = "must be an RFC 3339 time with a zone, like 2026-11-22T00:00:00Z"
+    if not _RFC3339.match(raw):
+        raise _invalid(name, message)
     try:
-        # RFC 3339 allows a lower-case "t" and "z"; a '+' arrives as a space when not encoded
-        value = datetime.fromisoformat(raw.upper().replace(" ", "+"))
+        return datetime.fromisoformat(raw.upper().replace(" ", "+"))
     except ValueError:
-        raise _invalid(name, "must be an ISO-8601 time with a zone, like 2026-11-22T00:00:00Z") from None
-    if value.tzinfo is None:
-        raise _invalid(name, "must be an ISO-8601 time with a zone, like 2026-11-22T00:00:00Z")
-    return value
+        raise _invalid(name, message) from None
 
 
 def event_filter(params: dict[str, str]) -> EventFilter:
-    event_type = params.get("type") or None
+    event_type = params.get("type")
     if event_type is not None and not _EVENT_TYPE.match(event_type):
         raise _invalid("type", "must be an event type, like OrderCreated")
     return EventFilter(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
@@ -118,6 +118,27 @@ class PromotionFields(Body):
 class PromotionRequest(PromotionFields):
     """POST /admin/promotions. MULTIPLIER needs `multiplier`, BONUS needs `bonus_points` (not both)."""
 
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "properties": {
+                    "kind": {"const": "MULTIPLIER"},
+                    "multiplier": {"not": {"type": "null"}},
+                    "bonus_points": {"type": "null"},
+                },
+                "required": ["multiplier"],
+            },
+            {
+                "properties": {
+                    "kind": {"const": "BONUS"},
+                    "bonus_points": {"type": "integer"},
+                    "multiplier": {"type": "null"},
+                },
+                "required": ["bonus_points"],
+            },
+        ]
+    }
+
     name: Text = Field(..., min_length=1, max_length=200)
     starts_at: datetime
     ends_at: datetime
@@ -147,13 +168,13 @@ class PromotionChange(PromotionFields):
     """PUT /admin/promotions/{id}: before it starts, any fields (at least one; `conditions` replaces
     all conditions; null clears an optional field); once it runs, only an earlier `ends_at`."""
 
+    NOT_NULL: ClassVar[tuple[str, ...]] = ("name", "starts_at", "ends_at", "kind", "stacking")
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {"minProperties": 1}
+
     @model_validator(mode="after")
     def _something(self) -> PromotionChange:
         if not self.model_fields_set:
             raise ValueError("give at least one field to change")
-        for required in ("name", "starts_at", "ends_at", "kind", "stacking"):
-            if required in self.model_fields_set and getattr(self, required) is None:
-                raise ValueError(f"{required} cannot be null")
         return self
 
 

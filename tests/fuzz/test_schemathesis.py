@@ -63,11 +63,26 @@ def write_config(path: Path, member: str, admin: str, partner_keys: dict[str, st
     ]
     for scheme, secret in secrets.items():
         lines += [f"[auth.openapi.{scheme}]", f"api_key = {_toml(secret)}", ""]
-    # A purchase's occurred_at must not be in the future: a rule of time JSON Schema cannot state (400).
+    # Rules of time JSON Schema cannot state (400): a purchase's occurred_at is not in the future; a
+    # promotion ends after it starts and in the future, and once running only its end may move earlier.
+    for method, route in (
+        ("POST", "/partner/purchases"),
+        ("POST", "/admin/promotions"),
+        ("PUT", "/admin/promotions/{promotion_id}"),
+    ):
+        lines += [
+            "[[operations]]",
+            f"include-operation-id = {_toml(operation_id(method, route))}",
+            "checks.positive_data_acceptance.enabled = false",
+            "",
+        ]
+    # Erasure is irreversible: once the stateful phase linked GET /customers to it, the fuzz member was
+    # erased and every member operation after that only saw 401 IDENTITY_ERASED. It is covered by
+    # tests/integration/test_privacy.py; here it would blind the rest of the run.
     lines += [
         "[[operations]]",
-        f"include-operation-id = {_toml(operation_id('POST', '/partner/purchases'))}",
-        "checks.positive_data_acceptance.enabled = false",
+        f"include-operation-id = {_toml(operation_id('POST', '/customers/{customer_id}/erase'))}",
+        "enabled = false",
         "",
     ]
     path.write_text("\n".join(lines))

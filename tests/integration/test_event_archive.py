@@ -138,11 +138,25 @@ def test_pages_are_newest_first_and_filters_narrow_them(api, db):
         "?type=bad%20type",
         "?limit=0",
         "?cursor=@@@",
+        # what the document allows and nothing more: an empty filter is not "no filter", a UUID is
+        # hyphenated, a time is RFC 3339 with a zone (found by schemathesis)
+        "?member_id=",
+        "?until=",
+        "?type=",
+        "?member_id=12345678123456781234567812345678",
+        "?since=20261122T000000Z",
     ],
 )
 def test_bad_filters_are_400(api, query):
     response = events(api, query)
     assert response.status_code == 400 and response.json_body["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize(
+    "since", ["2000-01-01T00:00:00Z", "2000-01-01t00:00:00.123456789z", "2000-01-01T01:00:00+01:00"]
+)
+def test_rfc_3339_times_are_accepted_in_every_form_the_document_allows(api, since):
+    assert events(api, f"?since={since.replace('+', '%2B')}").status_code == 200
 
 
 def test_only_admins_read_the_archive(api):
