@@ -76,15 +76,17 @@ def write_config(path: Path, member: str, admin: str, partner_keys: dict[str, st
             "checks.positive_data_acceptance.enabled = false",
             "",
         ]
-    # Erasure is irreversible: once the stateful phase linked GET /customers to it, the fuzz member was
-    # erased and every member operation after that only saw 401 IDENTITY_ERASED. It is covered by
-    # tests/integration/test_privacy.py; here it would blind the rest of the run.
-    lines += [
-        "[[operations]]",
-        f"include-operation-id = {_toml(operation_id('POST', '/customers/{customer_id}/erase'))}",
-        "enabled = false",
-        "",
-    ]
+    # Irreversible operations on the run's own credentials blind the rest of it: once the stateful phase
+    # linked GET /customers to erasure, every member operation only saw 401 IDENTITY_ERASED; once it
+    # linked GET /admin/partners to revocation, every partner operation only saw 401. Both are covered
+    # by tests/integration (test_privacy.py, test_idempotency_and_partners.py).
+    for method, route in (("POST", "/customers/{customer_id}/erase"), ("DELETE", "/admin/partners/{partner_id}")):
+        lines += [
+            "[[operations]]",
+            f"include-operation-id = {_toml(operation_id(method, route))}",
+            "enabled = false",
+            "",
+        ]
     path.write_text("\n".join(lines))
 
 
@@ -109,7 +111,9 @@ def test_schemathesis_finds_no_5xx_and_no_response_the_document_does_not_describ
         "--phases",
         "examples,coverage,fuzzing,stateful",
         "--workers",
-        os.environ.get("XANADU_FUZZ_WORKERS", "2"),
+        # One worker by default: with two threads, Hypothesis' shared LRU cache of lambda sources raced
+        # (KeyError in hypothesis.internal.lambda_sources, 6.170) and failed a run in the tool itself.
+        os.environ.get("XANADU_FUZZ_WORKERS", "1"),
         "--seed",
         os.environ.get("XANADU_FUZZ_SEED", "10"),
         "--generation-database",
