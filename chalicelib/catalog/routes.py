@@ -37,7 +37,7 @@ def product_admin() -> ProductAdminService:
 def product_list(products: list[Product]) -> dict[str, Any]:
     """The ProductList body built straight from the rows. The catalog is the hot read: this builds no pydantic
     model (nor imports pydantic on a cold start). schemas.ProductList stays the body's definition and the
-    document's source; tests/unit/test_catalog_body.py proves both give identical bytes."""
+    document's source; tests/unit/test_lean_cold_path.py proves both give identical bytes."""
     return {
         "products": [
             {
