@@ -12,7 +12,7 @@ from ..platform.routing import Access, Routes, body, query
 
 if TYPE_CHECKING:
     from .admin import ProductAdminService
-    from .models import Product
+    from .models import ListedProduct
     from .service import CatalogService
 
 routes = Routes(__name__)
@@ -34,14 +34,14 @@ def product_admin() -> ProductAdminService:
     return services().product_admin
 
 
-def product_list(products: list[Product]) -> dict[str, Any]:
+def product_list(products: list[ListedProduct]) -> dict[str, Any]:
     """The ProductList body built straight from the rows. The catalog is the hot read: this builds no pydantic
     model (nor imports pydantic on a cold start). schemas.ProductList stays the body's definition and the
     document's source; tests/unit/test_lean_cold_path.py proves both give identical bytes."""
     return {
         "products": [
             {
-                "id": str(p.id),
+                "id": p.id,
                 "name": p.name,
                 "description": p.description,
                 "category": p.category,
