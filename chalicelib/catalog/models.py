@@ -1,24 +1,17 @@
-"""Catalog rows: rewards priced in points."""
+"""Catalog rows: rewards priced in points.
+
+`ListedProduct` is defined here; `Product`, `StockedProduct` and `NewProduct` live in rows.py and are
+imported from this module as always (`from .models import Product`), on first use (PEP 562).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import NamedTuple
-from uuid import UUID
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+if TYPE_CHECKING:
+    from .rows import NewProduct, Product, StockedProduct
 
-@dataclass(frozen=True, slots=True)
-class Product:
-    id: UUID
-    name: str
-    description: str
-    category: str
-    points_price: int
-    usd_price: float | None
-    sku: str
-    rating: float | None
-    image_url: str | None
+__all__ = ["ListedProduct", "NewProduct", "Product", "StockedProduct"]
 
 
 class ListedProduct(NamedTuple):
@@ -38,24 +31,9 @@ class ListedProduct(NamedTuple):
     image_url: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class StockedProduct(Product):
-    """A product with what only admins and order placement see: stock and whether it is for sale."""
+def __getattr__(name: str) -> Any:
+    if name in ("Product", "StockedProduct", "NewProduct"):
+        from . import rows
 
-    stock: int
-    active: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class NewProduct:
-    sku: str
-    name: str
-    description: str
-    category: str
-    points_price: int
-    usd_price: float | None
-    rating: float | None
-    image_url: str | None
-    stock: int
-    active: bool = True
+        return getattr(rows, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

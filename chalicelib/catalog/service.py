@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ..platform.db import Database
 from ..platform.errors import NotFound
 from . import repository as products
-from .models import ListedProduct, Product
+
+if TYPE_CHECKING:
+    from .models import ListedProduct, Product
 
 
 class CatalogService:

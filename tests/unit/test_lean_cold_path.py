@@ -18,11 +18,12 @@ from pydantic import BaseModel
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_importing_the_app_imports_no_pydantic_no_schemas_and_no_authenticator():
+def test_importing_the_app_and_the_catalog_read_imports_no_pydantic_schemas_authenticator_or_row_classes():
     probe = (
-        "import sys, app\n"
+        "import sys, app, chalicelib.catalog.service, chalicelib.catalog.repository\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core', 'jwt')"
-        " or m.endswith('schemas') or m in ('chalicelib.platform.auth', 'chalicelib.platform.openapi'))\n"
+        " or m.endswith('schemas') or m in ('chalicelib.platform.auth', 'chalicelib.platform.openapi',"
+        " 'chalicelib.catalog.rows'))\n"
         "print(','.join(heavy))\n"
     )
     env = {**os.environ, "XANADU_AUTH_MODE": "cognito"}
