@@ -27,6 +27,7 @@ from bench.common import (
     Result,
     api_gateway_event,
     app_env,
+    cold_env,
     env_int,
     median,
     percentile,
@@ -57,8 +58,7 @@ def run(runs: int | None = None, warmup: int = 1) -> Result:
     result = Result("cold_start", "Cold start: first GET /prod/products in a fresh process")
     print(f"[cold_start] setting up ({runs} samples per side, {warmup} warm-up)")
     with postgres("xanadu_bench_cold") as db:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONPROFILE",))}
-        env.update(app_env(db.url))
+        env = cold_env(app_env(db.url))
         env["XANADU_AUTH_MODE"] = "cognito"  # as deployed: API Gateway's authorizer, no token verification code
         env["BENCH_PROJECT_ROOT"] = str(ROOT)
         env["BENCH_EVENT"] = json.dumps(api_gateway_event("GET", "/prod/products"))

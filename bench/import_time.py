@@ -20,7 +20,7 @@ import subprocess
 import sys
 from collections import defaultdict
 
-from bench.common import ROOT, Result, api_gateway_event, app_env, env_int, median, postgres
+from bench.common import ROOT, Result, api_gateway_event, app_env, cold_env, env_int, median, postgres
 
 CHILD = ROOT / "bench" / "_cold_child.py"
 _LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
@@ -58,8 +58,7 @@ def run(runs: int | None = None, top: int = 25) -> Result:
     samples: dict[str, list[dict[str, float]]] = {"baseline": [], "project": []}
     totals: dict[str, list[float]] = {"baseline": [], "project": []}
     with postgres("xanadu_bench_imports") as db:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHONPROFILE")}
-        env.update(app_env(db.url))
+        env = cold_env(app_env(db.url))
         env.update({"XANADU_AUTH_MODE": "cognito", "BENCH_PROJECT_ROOT": str(ROOT),
                     "BENCH_EVENT": json.dumps(api_gateway_event("GET", "/prod/products"))})
         for kind in ("baseline", "project"):  # warm-up: bytecode in __pycache__

@@ -262,10 +262,10 @@ def services() -> Services:
     """The container's services; the first call also installs the outbox's after-commit relay."""
     global _services
     if _services is None:
-        from .events import outbox
+        from .events.publishing import set_publisher
 
         built = Services(get_settings(), get_database())
-        outbox.set_publisher(lambda: built.relay.kick())
+        set_publisher(lambda: built.relay.kick())
         _services = built
     return _services
 
@@ -274,6 +274,6 @@ def reset_services() -> None:
     """For tests and dev tools that change the environment or the database after first use."""
     global _services
     _services = None
-    from .events import outbox
+    from .events.publishing import set_publisher
 
-    outbox.set_publisher(None)
+    set_publisher(None)

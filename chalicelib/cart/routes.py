@@ -10,21 +10,16 @@ from ..members.identity import current_member_id
 from ..platform import http
 from ..platform.errors import CartEmpty, InsufficientPoints, OutOfStock
 from ..platform.routing import Access, Routes, body
-from .schemas import (
-    AddToCart,
-    AddToCartResult,
-    Cart,
-    CartItemAdded,
-    CheckoutFailure,
-    CheckoutSuccess,
-    RemoveFromCart,
-)
 
 if TYPE_CHECKING:
     from .checkout import CheckoutService
     from .service import CartService
 
 routes = Routes(__name__)
+if TYPE_CHECKING:
+    from . import schemas
+else:
+    schemas = routes.schemas  # imported when a request (or /openapi.json) first needs it
 
 
 def cart() -> CartService:
@@ -39,24 +34,24 @@ def checkout_service() -> CheckoutService:
     return services().checkout
 
 
-@routes.get("/prod/cart", access=Access.MEMBER, responses={200: Cart})
+@routes.get("/prod/cart", access=Access.MEMBER, responses={200: "Cart"})
 def view_cart() -> Response:
     """The server-side cart, priced from the catalog."""
-    return http.json_response(Cart.model_validate({"items": cart().lines(current_member_id())}))
+    return http.json_response(schemas.Cart.model_validate({"items": cart().lines(current_member_id())}))
 
 
 @routes.post(
     "/prod/cart/item",
     access=Access.MEMBER,
-    request=AddToCart,
-    responses={201: AddToCartResult, 400: None, 404: None},
+    request="AddToCart",
+    responses={201: "AddToCartResult", 400: None, 404: None},
 )
 def add_to_cart() -> Response:
     """Add `quantity` (default 1) of a reward to the cart line."""
-    wanted = body(AddToCart)
+    wanted = body(schemas.AddToCart)
     me = current_member_id()
     quantity = cart().add(me, wanted.id, wanted.quantity)
-    result = AddToCartResult(item=CartItemAdded(customer_id=me, item_id=wanted.id, quantity=quantity))
+    result = schemas.AddToCartResult(item=schemas.CartItemAdded(customer_id=me, item_id=wanted.id, quantity=quantity))
     return http.json_response(result, 201)
 
 
@@ -67,10 +62,10 @@ def remove_cart_line(item_id: str) -> Response:
     return http.empty_response()
 
 
-@routes.delete("/prod/cart/item", access=Access.MEMBER, request=RemoveFromCart, responses={204: None})
+@routes.delete("/prod/cart/item", access=Access.MEMBER, request="RemoveFromCart", responses={204: None})
 def remove_cart_item_or_all() -> Response:
     """With body {"id"}: remove that line; without a body: empty the cart."""
-    wanted = body(RemoveFromCart)
+    wanted = body(schemas.RemoveFromCart)
     if wanted.id is None:
         cart().clear(current_member_id())
     else:
@@ -88,7 +83,7 @@ def clear_cart() -> Response:
 @routes.post(
     "/prod/cart/checkout",
     access=Access.MEMBER,
-    responses={200: (CheckoutSuccess, CheckoutFailure)},
+    responses={200: ("CheckoutSuccess", "CheckoutFailure")},
     links={
         200: {
             "GetOrder": {
@@ -107,9 +102,9 @@ def checkout() -> Response:
     try:
         placed = checkout_service().checkout(current_member_id())
     except (InsufficientPoints, OutOfStock, CartEmpty) as outcome:
-        return http.json_response(CheckoutFailure(error=outcome.message))
+        return http.json_response(schemas.CheckoutFailure(error=outcome.message))
     return http.json_response(
-        CheckoutSuccess(
+        schemas.CheckoutSuccess(
             txId=placed.ledger_entry_id,
             orderId=placed.order_id,
             totalPoints=placed.total_points,

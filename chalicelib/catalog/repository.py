@@ -3,37 +3,47 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ..platform import paging
 from ..platform.db import Tx
-from .models import NewProduct, Product, StockedProduct
+from .models import ListedProduct
+
+if TYPE_CHECKING:
+    from .rows import NewProduct, Product, StockedProduct
 
 _COLUMNS = (
     "id, name, description, category, points_price, usd_price::float8 AS usd_price, sku, "
     "rating::float8 AS rating, image_url"
 )
 _STOCKED = f"{_COLUMNS}, stock, active, created_at"
+# The catalog list (the hot read) takes the id as text: the list only serialises it, and turning 36 characters
+# into a UUID and back for every product of every request was a tenth of the read (docs/performance.md §7).
+_LISTED = "id::text AS id" + _COLUMNS.removeprefix("id")
 # Columns an admin may change (PUT /admin/products/{id}); names are fixed here, never taken from input.
 UPDATABLE = ("sku", "name", "description", "category", "points_price", "usd_price", "rating", "image_url", "active")
 
 
-def list_active(tx: Tx, category: str | None = None) -> list[Product]:
+def list_active(tx: Tx, category: str | None = None) -> list[ListedProduct]:
     if category is None:  # the hot path: no parameters, so one simple-protocol round trip
-        return tx.rows(Product, f"SELECT {_COLUMNS} FROM products WHERE active ORDER BY name, id")
+        return tx.rows(ListedProduct, f"SELECT {_LISTED} FROM products WHERE active ORDER BY name, id")
     return tx.rows(
-        Product,
-        f"SELECT {_COLUMNS} FROM products WHERE active AND category = :category ORDER BY name, id",
+        ListedProduct,
+        f"SELECT {_LISTED} FROM products WHERE active AND category = :category ORDER BY name, id",
         category=category,
     )
 
 
 def get_active(tx: Tx, product_id: UUID) -> Product | None:
+    from .rows import Product
+
     return tx.row(Product, f"SELECT {_COLUMNS} FROM products WHERE id = :id AND active", id=product_id)
 
 
 def get_any(tx: Tx, product_id: UUID) -> StockedProduct | None:
+    from .rows import StockedProduct
+
     return tx.row(StockedProduct, f"SELECT {_STOCKED} FROM products WHERE id = :id", id=product_id)
 
 
@@ -65,6 +75,8 @@ def restock(tx: Tx, product_id: UUID, quantity: int) -> None:
 
 def insert(tx: Tx, product: NewProduct) -> StockedProduct | None:
     """The new product, or None when its SKU is taken (seeding relies on that to be idempotent)."""
+    from .rows import StockedProduct
+
     return tx.row(
         StockedProduct,
         "INSERT INTO products (sku, name, description, category, points_price, usd_price, rating, image_url, "
@@ -76,6 +88,8 @@ def insert(tx: Tx, product: NewProduct) -> StockedProduct | None:
 
 def update(tx: Tx, product_id: UUID, changes: dict[str, Any]) -> StockedProduct | None:
     """Set the given UPDATABLE columns; None when the product does not exist."""
+    from .rows import StockedProduct
+
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
@@ -89,6 +103,8 @@ def update(tx: Tx, product_id: UUID, changes: dict[str, Any]) -> StockedProduct 
 
 
 def set_stock(tx: Tx, product_id: UUID, stock: int) -> StockedProduct | None:
+    from .rows import StockedProduct
+
     return tx.row(
         StockedProduct,
         f"UPDATE products SET stock = :s, updated_at = now() WHERE id = :id RETURNING {_STOCKED}",
@@ -102,6 +118,8 @@ MAX_STOCK = 10_000_000  # the largest level an admin may set (StockUpdate); far 
 
 def add_stock(tx: Tx, product_id: UUID, delta: int) -> StockedProduct | None:
     """Relative change, safe beside concurrent checkouts; None if unknown or it would leave 0..MAX_STOCK."""
+    from .rows import StockedProduct
+
     return tx.row(
         StockedProduct,
         "UPDATE products SET stock = stock + :d, updated_at = now() "
@@ -115,6 +133,8 @@ def add_stock(tx: Tx, product_id: UUID, delta: int) -> StockedProduct | None:
 
 def list_all(tx: Tx, limit: int, cursor: str | None) -> tuple[list[StockedProduct], str | None]:
     """Every product, inactive ones too, newest first (keyset paged)."""
+    from .rows import StockedProduct
+
     rows = tx.rows(
         StockedProduct,
         f"SELECT {_STOCKED} FROM products WHERE {paging.AFTER_CURSOR} {paging.NEWEST_FIRST}",

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ..platform.db import Database
 from ..platform.errors import NotFound
 from . import repository as products
-from .models import Product
+
+if TYPE_CHECKING:
+    from .models import ListedProduct, Product
 
 
 class CatalogService:
     def __init__(self, db: Database):
         self._db = db
 
-    def products(self, category: str | None = None) -> list[Product]:
+    def products(self, category: str | None = None) -> list[ListedProduct]:
         with self._db.reader() as tx:
             return products.list_active(tx, category)
 

@@ -9,7 +9,6 @@ service wrote them; the every-minute relay schedule publishes whatever that miss
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,20 +16,9 @@ from uuid import UUID
 
 from ..platform.db import Tx
 from ..platform.logs import request_id_var
+from .publishing import set_publisher, written
 
-_publisher: Callable[[], None] | None = None
-
-
-def set_publisher(publish: Callable[[], None] | None) -> None:
-    """Installed once by the composition root: what runs after a transaction that wrote events commits."""
-    global _publisher
-    _publisher = publish
-
-
-def written(tx: Tx) -> None:
-    """This transaction wrote outbox rows: relay them once it commits (dropped if it rolls back)."""
-    if _publisher is not None:
-        tx.after_commit(_publisher)
+__all__ = ["PendingEvent", "add", "claim", "mark_failed", "mark_published", "set_publisher", "written"]
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,16 @@ from chalice.app import Response
 from ..platform import http
 from ..platform.errors import ValidationFailed
 from ..platform.routing import Access, Routes, query
-from .models import EventFilter
-from .schemas import EventList, EventOut
 
 if TYPE_CHECKING:
     from .log import EventLog
+    from .models import EventFilter
 
 routes = Routes(__name__)
+if TYPE_CHECKING:
+    from . import schemas
+else:
+    schemas = routes.schemas  # imported when a request (or /openapi.json) first needs it
 _EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # RFC 3339 date-time; a '+' in the offset arrives as a space when the client did not encode it.
@@ -61,6 +64,8 @@ def event_filter(params: dict[str, str]) -> EventFilter:
     event_type = params.get("type")
     if event_type is not None and not _EVENT_TYPE.match(event_type):
         raise _invalid("type", "must be an event type, like OrderCreated")
+    from .models import EventFilter
+
     return EventFilter(
         event_type=event_type,
         member_id=_uuid(params, "member_id"),
@@ -73,11 +78,13 @@ def event_filter(params: dict[str, str]) -> EventFilter:
 @routes.get(
     "/admin/events",
     access=Access.ADMIN,
-    responses={200: EventList},
+    responses={200: "EventList"},
     query=("type", "member_id", "order_id", "since", "until", "limit", "cursor"),
 )
 def admin_events() -> Response:
     """The event archive, newest first: filter by type, member, order and time (since inclusive, until exclusive)."""
     params = query()
     found, next_cursor = event_log().search(event_filter(params), http.parse_limit(params), params.get("cursor"))
-    return http.json_response(EventList(events=[EventOut.of(e) for e in found], next_cursor=next_cursor))
+    return http.json_response(
+        schemas.EventList(events=[schemas.EventOut.of(e) for e in found], next_cursor=next_cursor)
+    )

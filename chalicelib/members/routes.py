@@ -10,22 +10,16 @@ from ..platform import http
 from ..platform.errors import Conflict
 from ..platform.routing import Access, Routes, body, query
 from .identity import current_member_id
-from .models import Profile
-from .schemas import (
-    CustomerCreate,
-    CustomerDetail,
-    CustomerEnvelope,
-    CustomerList,
-    CustomerOut,
-    CustomerProfile,
-    ProfileUpdate,
-)
 
 if TYPE_CHECKING:
     from .customers import CustomerService
     from .service import MemberService
 
 routes = Routes(__name__)
+if TYPE_CHECKING:
+    from . import schemas
+else:
+    schemas = routes.schemas  # imported when a request (or /openapi.json) first needs it
 
 
 def members() -> MemberService:
@@ -40,21 +34,21 @@ def customers() -> CustomerService:
     return services().customers
 
 
-@routes.get("/customer", access=Access.MEMBER, responses={200: CustomerProfile, 401: None})
+@routes.get("/customer", access=Access.MEMBER, responses={200: "CustomerProfile", 401: None})
 def customer_profile() -> Response:
     """The signed-in member's profile (camelCase, as the frontend reads it)."""
-    return http.json_response(CustomerProfile.of(members().profile(current_member_id())))
+    return http.json_response(schemas.CustomerProfile.of(members().profile(current_member_id())))
 
 
 @routes.put(
     "/customer",
     access=Access.MEMBER,
-    request=ProfileUpdate,
-    responses={200: CustomerProfile, 400: None, 401: None, 409: None},
+    request="ProfileUpdate",
+    responses={200: "CustomerProfile", 400: None, 401: None, 409: None},
 )
 def update_customer_profile() -> Response:
     """Change the member's names, phone (E.164) or address; the email belongs to sign-in."""
-    wanted = body(ProfileUpdate)
+    wanted = body(schemas.ProfileUpdate)
     me = current_member_id()
     current = members().profile(me)
     # id and email may be sent back as read; a different value conflicts with the profile (409, not 400:
@@ -69,21 +63,23 @@ def update_customer_profile() -> Response:
             code="READ_ONLY_FIELD",
             details=[{"field": "email", "message": "cannot be changed here"}],
         )
-    return http.json_response(CustomerProfile.of(members().update_profile(me, wanted.changes())))
+    return http.json_response(schemas.CustomerProfile.of(members().update_profile(me, wanted.changes())))
 
 
-@routes.get("/customers", access=Access.ADMIN, responses={200: CustomerList}, query=("q", "limit", "cursor"))
+@routes.get("/customers", access=Access.ADMIN, responses={200: "CustomerList"}, query=("q", "limit", "cursor"))
 def admin_customers() -> Response:
     """Members, newest first; `q` searches email and name."""
     found, next_cursor = customers().search(query().get("q"), http.parse_limit(query()), query().get("cursor"))
-    return http.json_response(CustomerList(customers=[CustomerOut.of(m) for m in found], next_cursor=next_cursor))
+    return http.json_response(
+        schemas.CustomerList(customers=[schemas.CustomerOut.of(m) for m in found], next_cursor=next_cursor)
+    )
 
 
 @routes.post(
     "/customers",
     access=Access.ADMIN,
-    request=CustomerCreate,
-    responses={201: CustomerEnvelope, 400: None, 409: None},
+    request="CustomerCreate",
+    responses={201: "CustomerEnvelope", 400: None, 409: None},
     links={
         201: {
             "GetCustomer": {
@@ -95,8 +91,10 @@ def admin_customers() -> Response:
 )
 def admin_create_customer() -> Response:
     """In-store sign-up: the member exists before their first sign-in (409 MEMBER_EXISTS if the email does)."""
-    wanted = body(CustomerCreate)
+    wanted = body(schemas.CustomerCreate)
     address = wanted.address
+    from .models import Profile
+
     profile = Profile(
         first_name=wanted.first_name,
         last_name=wanted.last_name,
@@ -107,11 +105,11 @@ def admin_create_customer() -> Response:
         zip_code=address.zip_code if address else "",
     )
     customer = customers().create(wanted.email, profile)
-    return http.json_response(CustomerEnvelope(customer=CustomerDetail.of_customer(customer)), 201)
+    return http.json_response(schemas.CustomerEnvelope(customer=schemas.CustomerDetail.of_customer(customer)), 201)
 
 
-@routes.get("/customers/{customer_id}", access=Access.ADMIN, responses={200: CustomerEnvelope, 404: None})
+@routes.get("/customers/{customer_id}", access=Access.ADMIN, responses={200: "CustomerEnvelope", 404: None})
 def admin_customer(customer_id: str) -> Response:
     """One member with profile, balance, tier, qualifying points and what expires soon."""
     customer = customers().get(http.parse_uuid(customer_id, "customer"))
-    return http.json_response(CustomerEnvelope(customer=CustomerDetail.of_customer(customer)))
+    return http.json_response(schemas.CustomerEnvelope(customer=schemas.CustomerDetail.of_customer(customer)))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..platform.routing import call
-from .models import Partner
+
+if TYPE_CHECKING:
+    from .models import Partner
 
 
 def current_partner() -> Partner:
+    from .models import Partner  # on first use: importing the routes builds no row types (cold start)
+
     found = call().partner
     assert isinstance(found, Partner), "route declared without partner access"
     return found

@@ -9,16 +9,18 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 from uuid import UUID
 
 from chalice.app import Response
-from pydantic import BaseModel, ValidationError
 
 from . import errors
 from .logs import get_logger
 from .text import text_problem
+
+if TYPE_CHECKING:  # pydantic is imported by the requests that validate a body, not by every request
+    from pydantic import BaseModel, ValidationError
 
 log = get_logger(__name__)
 
@@ -50,7 +52,7 @@ _STATUS: list[tuple[type[errors.DomainError], int]] = [
     (errors.DependencyUnavailable, 503),
 ]
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 
 def status_of(error: errors.DomainError) -> int:
@@ -61,7 +63,9 @@ def status_of(error: errors.DomainError) -> int:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    """`body`: a response model, or what json.dumps takes (dicts and lists built to a schema, e.g. the catalog)."""
+    dump = getattr(body, "model_dump", None)
+    payload = dump(mode="json") if dump is not None else body
     all_headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **CORS_HEADERS, **(headers or {})}
     return Response(body=json.dumps(payload, separators=(",", ":")), status_code=status, headers=all_headers)
 
@@ -121,7 +125,7 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
 # Nesting deeper than this is refused before the JSON decoder runs (CPython's decoder recurses once per
 # level and would hit the interpreter's recursion limit long before any body of ours is that deep).
 MAX_JSON_DEPTH = 32
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_JSON_TOKENS = r'"(?:[^"\\]|\\.)*"|[\[\]{}]'  # compiled (and cached by `re`) by the first body parsed
 
 
 def _json_number(text: str) -> int | float:
@@ -140,7 +144,7 @@ def _refuse_constant(name: str) -> Any:
 def _check_depth(text: str, max_depth: int) -> None:
     """Bounded and iterative: strings are skipped whole, brackets counted; stops at the first excess."""
     depth = 0
-    for token in _JSON_TOKENS.finditer(text):
+    for token in re.finditer(_JSON_TOKENS, text):
         char = token.group()
         if char in "[{":
             depth += 1
@@ -202,6 +206,8 @@ def body_optional(model: type[BaseModel]) -> bool:
     OpenAPI document marks those bodies optional by the same test."""
     cached = _OPTIONAL_BODIES.get(model)
     if cached is None:
+        from pydantic import ValidationError
+
         try:
             model.model_validate({})
             cached = True
@@ -215,6 +221,8 @@ _OPTIONAL_BODIES: dict[type[BaseModel], bool] = {}
 
 
 def parse_body(model: type[M], raw: str | bytes | None, max_bytes: int) -> M:
+    from pydantic import ValidationError
+
     data = parse_json(raw, max_bytes)
     if data is None:
         if not body_optional(model):

@@ -2,10 +2,20 @@
 the one error mapping and OpenAPI metadata on every route.
 
     routes = Routes(__name__)
+    if TYPE_CHECKING:
+        from . import schemas
+    else:
+        schemas = routes.schemas  # imported when a request (or /openapi.json) first needs it
 
-    @routes.get("/prod/products", responses={200: ProductList})
-    def list_products() -> Response:
+    @routes.post("/prod/things", request="ThingCreate", responses={201: "ThingEnvelope"})
+    def create_thing() -> Response:
+        wanted = body(schemas.ThingCreate)
         ...
+
+Request and response models are named, not imported: a name is looked up in the domain's `schemas`
+module (or "<domain>.schemas:Name" for another domain's) when a request needs the model and when
+/openapi.json is built, so importing app.py imports no pydantic model and no pydantic (issue 11's
+lean cold path). Passing the class itself still works.
 
 app.py registers every domain's `routes` (after `configure`, which hands over the Cognito authorizer and
 the partner-key check). Inside a view, `principal()`, `body(Model)`, `query()` and `respond_once(...)`
@@ -16,24 +26,26 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import importlib
 import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from chalice.app import Authorizer, Blueprint, Chalice, CognitoUserPoolAuthorizer, CORSConfig, Request, Response
-from pydantic import BaseModel
 
 from . import http, logs
-from .auth import Principal, get_authenticator
 from .config import get_settings
 from .deadline import request_deadline
 from .errors import DomainError, PayloadTooLarge
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .auth import Authenticator, Principal
     from .db import Tx
 
 log = logs.get_logger("xanadu.http")
@@ -54,46 +66,90 @@ class Access(Enum):
     PARTNER = "partner"
 
 
-@dataclass(frozen=True)
-class RouteDoc:
-    """One operation of the OpenAPI document."""
+def resolve(ref: type[BaseModel] | str, schemas: str) -> type[BaseModel]:
+    """The model a reference names: "Name" in the module `schemas`, "domain.module:Name" in chalicelib.domain.module."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.rpartition(":")
+    model: type[BaseModel] = getattr(importlib.import_module(f"chalicelib.{module}" if module else schemas), name)
+    return model
+
+
+class LazyModule:
+    """A module imported on first attribute access (importlib's import is thread-safe; later accesses are a
+    dictionary lookup). Route modules use it for their schemas."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+class RouteDoc(NamedTuple):
+    """One operation of the OpenAPI document. `request` and `responses` resolve model names on access.
+
+    (This module's types are tuples and plain classes, not dataclasses: generating a dataclass costs ~1 ms
+    at import, and every cold start imports this module.)
+    """
 
     path: str
     method: str
     access: Access
     summary: str
-    request: type[BaseModel] | None
+    request_ref: type[BaseModel] | str | None
     # A status's body: one model, several (any of them, e.g. checkout's success true/false), or none.
-    responses: Mapping[int, type[BaseModel] | tuple[type[BaseModel], ...] | None]
+    response_refs: Mapping[int, type[BaseModel] | str | tuple[type[BaseModel] | str, ...] | None]
     idempotent: bool = False
     query: tuple[str, ...] = ()
     partner_kind: str | None = None  # partner routes: the kind of partner whose key they take
     # OpenAPI links from a response to other operations (stateful fuzzing follows them).
-    links: Mapping[int, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    links: Mapping[int, Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
+    schemas: str = ""  # the module that model names are looked up in
+
+    @property
+    def request(self) -> type[BaseModel] | None:
+        return None if self.request_ref is None else resolve(self.request_ref, self.schemas)
+
+    @property
+    def responses(self) -> dict[int, type[BaseModel] | tuple[type[BaseModel], ...] | None]:
+        resolved: dict[int, type[BaseModel] | tuple[type[BaseModel], ...] | None] = {}
+        for status, spec in self.response_refs.items():
+            if spec is None:
+                resolved[status] = None
+            elif isinstance(spec, tuple):
+                resolved[status] = tuple(resolve(ref, self.schemas) for ref in spec)
+            else:
+                resolved[status] = resolve(spec, self.schemas)
+        return resolved
 
 
 # Every declared operation, in declaration order: the source of /openapi.json.
 ROUTE_TABLE: list[RouteDoc] = []
 
 
-@dataclass
 class Call:
     """What the current request has established about its caller."""
 
-    principal: Principal | None = None
-    partner: object | None = None
-    # Per-request memo for domains (e.g. the member id behind the principal).
-    memo: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("memo", "partner", "principal")
+
+    def __init__(self) -> None:
+        self.principal: Principal | None = None
+        self.partner: object | None = None
+        # Per-request memo for domains (e.g. the member id behind the principal).
+        self.memo: dict[str, Any] = {}
 
 
 _call: contextvars.ContextVar[Call] = contextvars.ContextVar("call")
 
 
-@dataclass
 class _Wiring:
-    app: Chalice | None = None
-    authorizer: Authorizer | None = None
-    partner_gate: Callable[[str | None], object] | None = None
+    __slots__ = ("app", "authorizer", "partner_gate")
+
+    def __init__(self) -> None:
+        self.app: Chalice | None = None
+        self.authorizer: Authorizer | None = None
+        self.partner_gate: Callable[[str | None], object] | None = None
 
 
 _wiring = _Wiring()
@@ -134,7 +190,7 @@ def principal() -> Principal:
     return current
 
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 
 def body(model: type[M], *, allow_empty: bool | None = None) -> M:
@@ -156,7 +212,8 @@ def respond_once(scope: str, parsed_body: object, operation: Callable[[Tx], tupl
 
     request = current_request()
     key = validate_key(request.headers.get("idempotency-key"))
-    payload = parsed_body.model_dump(mode="json") if isinstance(parsed_body, BaseModel) else parsed_body
+    dump = getattr(parsed_body, "model_dump", None)
+    payload = dump(mode="json") if dump is not None else parsed_body
     outcome = get_idempotency().execute(scope, key, fingerprint(request.method, request.path, payload), operation)
     headers = {"Idempotency-Replay": "true"} if outcome.replayed else None
     return http.json_response(outcome.body, outcome.status, headers)
@@ -168,6 +225,17 @@ View = Callable[..., Response]
 class Routes(Blueprint):
     """A domain's routes. `get/post/put/delete` add authentication, the body-size limit, the error
     mapping and an OpenAPI entry to Chalice's `route`."""
+
+    @property
+    def schemas(self) -> Any:
+        """The domain's schemas module, imported on first use (the module docstring shows the idiom)."""
+        return LazyModule(self._schemas_module)
+
+    @property
+    def _schemas_module(self) -> str:
+        """The routes module's schemas: `x.routes` -> `x.schemas`, `x.promotion_routes` -> `x.promotion_schemas`."""
+        package, _, module = self._import_name.rpartition(".")
+        return f"{package}.{module.removesuffix('routes')}schemas"
 
     def get(self, path: str, **spec: Any) -> Callable[[View], View]:
         return self._operation(path, "GET", **spec)
@@ -187,8 +255,8 @@ class Routes(Blueprint):
         method: str,
         *,
         access: Access = Access.PUBLIC,
-        request: type[BaseModel] | None = None,
-        responses: Mapping[int, type[BaseModel] | tuple[type[BaseModel], ...] | None] | None = None,
+        request: type[BaseModel] | str | None = None,
+        responses: Mapping[int, type[BaseModel] | str | tuple[type[BaseModel] | str, ...] | None] | None = None,
         idempotent: bool = False,
         query: tuple[str, ...] = (),
         partner: str | None = None,
@@ -210,6 +278,7 @@ class Routes(Blueprint):
                     query,
                     partner,
                     links or {},
+                    self._schemas_module,
                 )
             )
             endpoint = _guarded(view, path, access, takes_body=request is not None, query=query, partner=partner)
@@ -259,9 +328,9 @@ def _guarded(
                     caller.require(partner)
                 _call.get().partner = caller
             elif access is Access.MEMBER:
-                _call.get().principal = get_authenticator().principal(request.headers, request.context)
+                _call.get().principal = _authenticator().principal(request.headers, request.context)
             elif access is Access.ADMIN:
-                _call.get().principal = get_authenticator().admin(request.headers, request.context)
+                _call.get().principal = _authenticator().admin(request.headers, request.context)
             return view(**params)
         except DomainError as error:
             return http.error_response(error)
@@ -272,6 +341,13 @@ def _guarded(
             _call.reset(token)
 
     return endpoint
+
+
+def _authenticator() -> Authenticator:
+    """Imported by the first member or admin request, not by every cold start (a catalog read needs none)."""
+    from .auth import get_authenticator
+
+    return get_authenticator()
 
 
 def http_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:

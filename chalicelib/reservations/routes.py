@@ -8,16 +8,18 @@ from chalice.app import Response
 
 from ..members.identity import current_member_id
 from ..orders.routes import ORDER_LINKS
-from ..orders.schemas import OrderEnvelope
 from ..platform import http
 from ..platform.routing import Access, Routes, body, respond_once
-from .schemas import ReservationCreate, ReservationEnvelope, ReservationOut
 
 if TYPE_CHECKING:
     from ..platform.db import Tx
     from .service import ReservationService
 
 routes = Routes(__name__)
+if TYPE_CHECKING:
+    from . import schemas
+else:
+    schemas = routes.schemas  # imported when a request (or /openapi.json) first needs it
 
 
 def reservations() -> ReservationService:
@@ -29,8 +31,8 @@ def reservations() -> ReservationService:
 @routes.post(
     "/prod/reservations",
     access=Access.MEMBER,
-    request=ReservationCreate,
-    responses={201: ReservationEnvelope, 400: None, 404: None, 409: None},
+    request="ReservationCreate",
+    responses={201: "ReservationEnvelope", 400: None, 404: None, 409: None},
     links={
         201: {
             "PurchaseReservation": {
@@ -46,16 +48,16 @@ def reservations() -> ReservationService:
 )
 def create_reservation() -> Response:
     """Hold stock and points for 15 minutes."""
-    wanted = body(ReservationCreate)
+    wanted = body(schemas.ReservationCreate)
     held = reservations().hold(current_member_id(), wanted.item_id, wanted.quantity)
-    return http.json_response(ReservationEnvelope(reservation=ReservationOut.of(held)), 201)
+    return http.json_response(schemas.ReservationEnvelope(reservation=schemas.ReservationOut.of(held)), 201)
 
 
 @routes.post(
     "/prod/reservations/{reservation_id}/purchase",
     access=Access.MEMBER,
     idempotent=True,
-    responses={201: OrderEnvelope, 400: None, 404: None, 409: None},
+    responses={201: "orders.schemas:OrderEnvelope", 400: None, 404: None, 409: None},
     links={201: ORDER_LINKS},
 )
 def purchase_reservation(reservation_id: str) -> Response:
@@ -65,6 +67,8 @@ def purchase_reservation(reservation_id: str) -> Response:
 
     def purchase(tx: Tx) -> tuple[int, object]:
         order = reservations().purchase(tx, me, held_id)
+        from ..orders.schemas import OrderEnvelope
+
         return 201, OrderEnvelope.model_validate({"order": order}).model_dump(mode="json")
 
     return respond_once(f"orders:{me}", {}, purchase)
@@ -73,9 +77,9 @@ def purchase_reservation(reservation_id: str) -> Response:
 @routes.delete(
     "/prod/reservations/{reservation_id}",
     access=Access.MEMBER,
-    responses={200: ReservationEnvelope, 404: None, 409: None},
+    responses={200: "ReservationEnvelope", 404: None, 409: None},
 )
 def release_reservation(reservation_id: str) -> Response:
     """Release a hold: points refunded, stock restored; releasing again is a no-op."""
     released = reservations().release(current_member_id(), http.parse_uuid(reservation_id, "reservation"))
-    return http.json_response(ReservationEnvelope(reservation=ReservationOut.of(released)))
+    return http.json_response(schemas.ReservationEnvelope(reservation=schemas.ReservationOut.of(released)))

@@ -83,3 +83,19 @@ def test_preflight_needs_no_auth_and_allows_contract_headers(live_server):
             "x-amz-security-token",
         } <= allowed
         assert headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_the_catalog_list_is_byte_for_byte_what_its_schema_gives_from_typed_rows(api, db, product_ids):
+    """The list is built from its rows without pydantic (catalog/routes.py::product_list, the id read as text);
+    the schema built from the full Product rows must give the very same bytes."""
+    from chalicelib.catalog.models import Product
+    from chalicelib.catalog.repository import _COLUMNS
+    from chalicelib.catalog.schemas import ProductList
+    from chalicelib.platform.http import json_response
+
+    with db.transaction() as tx:
+        tx.execute("UPDATE products SET usd_price = 12.5, rating = 4.25 WHERE sku = 'T-CAP'")
+        rows = tx.rows(Product, f"SELECT {_COLUMNS} FROM products WHERE active ORDER BY name, id")
+    served = api.get("/prod/products")
+    assert served.status_code == 200 and len(rows) == len(product_ids)
+    assert served.body == json_response(ProductList.model_validate({"products": rows})).body.encode()
