@@ -33,6 +33,16 @@ def get_active(tx: Tx, product_id: UUID) -> Product | None:
     return tx.row(Product, f"SELECT {_COLUMNS} FROM products WHERE id = :id AND active", id=product_id)
 
 
+def active_by_id(tx: Tx, product_ids: list[UUID]) -> dict[UUID, Product]:
+    """The active products among these ids, in one statement (an order's items priced at once)."""
+    rows = tx.rows(
+        Product,
+        f"SELECT {_COLUMNS} FROM products WHERE id = ANY(CAST(:ids AS uuid[])) AND active",
+        ids=[str(i) for i in product_ids],
+    )
+    return {p.id: p for p in rows}
+
+
 def get_any(tx: Tx, product_id: UUID) -> StockedProduct | None:
     return tx.row(StockedProduct, f"SELECT {_STOCKED} FROM products WHERE id = :id", id=product_id)
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from ..catalog import repository as products
 from ..events import outbox
 from ..platform.db import Tx
-from ..platform.errors import OutOfStock
-from ..points import ledger_repository as ledger
+from ..platform.outcomes import money_outcomes
 from . import repository as orders
 from .models import LineDraft, OrderSource, PlacedOrder, order_total
 
@@ -17,19 +15,14 @@ from .models import LineDraft, OrderSource, PlacedOrder, order_total
 def place_order(tx: Tx, member_id: UUID, lines: Sequence[LineDraft], source: OrderSource) -> PlacedOrder:
     """Stock taken, order created PENDING, points spent (FIFO lots), OrderCreated in the outbox.
 
-    Raises OutOfStock / InsufficientPoints; the caller's transaction then rolls everything back.
-    Stock rows are locked in product-id order, then the member row: one global lock order.
+    One statement: the SQL function `order_place` (migration 0011), which spends through `ledger_debit`
+    like every other debit. Raises OutOfStock / InsufficientPoints; the caller's transaction then rolls
+    everything back. Stock rows are locked in product-id order, then the member row: one global lock order.
     """
-    lines = sorted(lines, key=lambda line: str(line.product_id))
-    for line in lines:
-        if not products.take_stock(tx, line.product_id, line.quantity):
-            raise OutOfStock(line.name)
-    order_id = orders.create(tx, member_id, lines, source)
-    total = order_total(lines)
-    posting = ledger.debit(tx, member_id, "SPEND", total, f"Order {order_id}", order_id=order_id)
-    orders.attach_payment(tx, order_id, posting.entry.id)
-    announce_created(tx, order_id, member_id, lines)
-    return PlacedOrder(order_id, posting.entry.id, total, posting.previous_balance, posting.balance)
+    with money_outcomes():
+        placed = orders.place(tx, member_id, lines, source)
+    outbox.written(tx)
+    return placed
 
 
 def order_from_hold(tx: Tx, member_id: UUID, lines: Sequence[LineDraft], hold_entry_id: UUID) -> UUID:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from uuid import UUID
 
 from ..platform import paging
 from ..platform.db import Tx
+from ..platform.logs import request_id_var
 from .models import (
     LineDraft,
     Order,
@@ -16,6 +18,7 @@ from .models import (
     OrderLine,
     OrderSource,
     OrderStatus,
+    PlacedOrder,
     StalledOrder,
     StatusChange,
     StockLine,
@@ -53,6 +56,52 @@ def create(
     )
     tx.execute("INSERT INTO order_status_history (order_id, status) VALUES (:o, 'PENDING')", o=order_id)
     return order_id
+
+
+def _lines_json(lines: Sequence[LineDraft]) -> str:
+    return json.dumps(
+        [
+            {
+                "product_id": str(line.product_id),
+                "name": line.name,
+                "description": line.description,
+                "image_url": line.image_url,
+                "quantity": line.quantity,
+                "unit_points_price": line.unit_points_price,
+            }
+            for line in lines
+        ]
+    )
+
+
+_PLACED = "order_id, entry_id AS ledger_entry_id, total_points, previous_balance, balance"
+
+
+def place(tx: Tx, member_id: UUID, lines: Sequence[LineDraft], source: OrderSource) -> PlacedOrder:
+    """The SQL function `order_place` (migration 0011): stock, order, lines, history, debit, payment,
+    OrderCreated, in one statement. Raises XR001/XR002 (platform/outcomes.py) on a refusal."""
+    placed = tx.row(
+        PlacedOrder,
+        f"SELECT {_PLACED} FROM order_place(:m, CAST(:lines AS jsonb), :s, :r)",
+        m=member_id,
+        lines=_lines_json(lines),
+        s=source,
+        r=request_id_var.get(),
+    )
+    assert placed is not None
+    return placed
+
+
+def checkout(tx: Tx, member_id: UUID) -> PlacedOrder | None:
+    """The SQL function `cart_checkout` (migration 0011): the cart claimed and placed as an order in one
+    statement. None: the cart was empty."""
+    placed = tx.row(
+        PlacedOrder,
+        f"SELECT {_PLACED} FROM cart_checkout(:m, :r)",
+        m=member_id,
+        r=request_id_var.get(),
+    )
+    return placed if placed is not None and placed.order_id is not None else None
 
 
 def attach_payment(tx: Tx, order_id: UUID, entry_id: UUID) -> None:

@@ -1,0 +1,123 @@
+"""Round trips per request (issue 11): behind RDS Proxy each costs a millisecond or more, so a money
+operation's latency is its round-trip count. Counted on the wire helpers (tests/support/roundtrips.py)
+for a warm container (the member already known), COMMIT included, the after-commit relay off.
+
+Checkout is one SQL function call that is its own transaction (cart_checkout, migration 0011): one
+round trip; issue 11's bound is three including BEGIN and COMMIT."""
+
+from __future__ import annotations
+
+from tests.support.orders import order_key
+from tests.support.points import issue_partner
+from tests.support.roundtrips import Flights
+
+
+def warm(api, user: str) -> str:
+    """The member exists and the container knows them (the first request of a member creates them)."""
+    return str(api.get("/customer", as_user=user).json_body["id"])
+
+
+def test_add_to_cart_is_one_round_trip(api, flights: Flights, product_ids):
+    warm(api, "rt-cart@example.com")
+    flights.clear()
+    added = api.post("/prod/cart/item", as_user="rt-cart@example.com", json_body={"id": product_ids["T-TEE"]})
+    assert added.status_code == 201
+    assert len(flights) == 1, flights.statements
+
+
+def test_an_unknown_product_is_still_one_round_trip(api, flights: Flights):
+    warm(api, "rt-cart-unknown@example.com")
+    flights.clear()
+    added = api.post(
+        "/prod/cart/item",
+        as_user="rt-cart-unknown@example.com",
+        json_body={"id": "00000000-0000-4000-8000-000000000000"},
+    )
+    assert added.status_code == 404 and added.json_body["code"] == "PRODUCT_NOT_FOUND"
+    assert len(flights) == 1, flights.statements
+
+
+def test_checkout_is_one_round_trip(api, flights: Flights, product_ids):
+    user = "rt-checkout@example.com"
+    warm(api, user)
+    api.post("/prod/cart/item", as_user=user, json_body={"id": product_ids["T-TEE"], "quantity": 2})
+    api.post("/prod/cart/item", as_user=user, json_body={"id": product_ids["T-MUG"]})
+    flights.clear()
+    result = api.post("/prod/cart/checkout", as_user=user).json_body
+    assert result["success"] is True and result["totalPoints"] == 750
+    assert flights.statements == [["SELECT order_id,"]]
+
+
+def test_a_refused_checkout_adds_the_cart_clearing_transaction(api, flights: Flights, product_ids):
+    """Out of stock or short of points: the function's transaction rolled back (cart claim included),
+    then the cart is emptied as the contract says: BEGIN + DELETE, COMMIT."""
+    user = "rt-refused@example.com"
+    warm(api, user)
+    api.post("/prod/cart/item", as_user=user, json_body={"id": product_ids["T-TEE"], "quantity": 4})
+    flights.clear()
+    result = api.post("/prod/cart/checkout", as_user=user).json_body
+    assert result == {"success": False, "error": "Insufficient points. Required: 1200"}
+    assert len(flights) == 3, flights.statements
+
+
+def test_an_empty_cart_is_one_round_trip(api, flights: Flights):
+    warm(api, "rt-empty@example.com")
+    flights.clear()
+    result = api.post("/prod/cart/checkout", as_user="rt-empty@example.com").json_body
+    assert result == {"success": False, "error": "Cart is empty"}
+    assert len(flights) == 1, flights.statements
+
+
+def test_order_creation_round_trips(api, flights: Flights, product_ids):
+    user = "rt-order@example.com"
+    warm(api, user)
+    flights.clear()
+    created = api.post(
+        "/prod/orders",
+        as_user=user,
+        headers={"Idempotency-Key": order_key()},
+        json_body={
+            "items": [
+                {"item_id": product_ids["T-TEE"], "quantity": 1},
+                {"item_id": product_ids["T-MUG"], "quantity": 1},
+            ]
+        },
+    )
+    assert created.status_code == 201, created.json_body
+    # Was 21 (issue 11). Key registration (BEGIN + INSERT, COMMIT); BEGIN + key lock, the items priced in
+    # one statement, order_place, the order read back (order, lines, history), key completion, COMMIT.
+    assert len(flights) == 10, flights.statements
+
+
+def test_reservation_round_trips(api, flights: Flights, product_ids):
+    user = "rt-hold@example.com"
+    warm(api, user)
+    flights.clear()
+    held = api.post("/prod/reservations", as_user=user, json_body={"item_id": product_ids["T-TEE"], "quantity": 1})
+    assert held.status_code == 201, held.json_body
+    # Was 9: BEGIN + product, take stock, ledger_debit (lock, settle, debit, lots), hold row, COMMIT.
+    assert len(flights) == 5, flights.statements
+    flights.clear()
+    bought = api.post(
+        f"/prod/reservations/{held.json_body['reservation']['id']}/purchase",
+        as_user=user,
+        headers={"Idempotency-Key": order_key()},
+    )
+    assert bought.status_code == 201, bought.json_body
+    # Was 17: key registration (2), then BEGIN + key lock, the hold claimed, product, the order from the
+    # hold (order, lines, history, outbox), hold attached, read back (3), key completion, COMMIT.
+    assert len(flights) == 15, flights.statements
+
+
+def test_partner_purchase_round_trips(api, flights: Flights):
+    customer = warm(api, "rt-partner@example.com")
+    key = issue_partner("STORE")[1]
+    flights.clear()
+    reported = api.post(
+        "/partner/purchases",
+        json_body={"customer_id": customer, "external_id": "RT-1", "amount_usd": 12.34},
+        headers={"X-Api-Key": key},
+    )
+    assert reported.status_code == 201, reported.json_body
+    # Was 12: the API key lookup, then BEGIN + member lock, context, credits, purchase + event, COMMIT.
+    assert len(flights) == 6, flights.statements
