@@ -9,7 +9,7 @@ from ..events import outbox
 from ..platform.db import Tx
 from ..platform.outcomes import money_outcomes
 from . import repository as orders
-from .models import LineDraft, OrderSource, PlacedOrder, order_total
+from .models import LineDraft, OrderSource, PlacedOrder
 
 
 def place_order(tx: Tx, member_id: UUID, lines: Sequence[LineDraft], source: OrderSource) -> PlacedOrder:
@@ -29,22 +29,9 @@ def order_from_hold(tx: Tx, member_id: UUID, lines: Sequence[LineDraft], hold_en
     """An order for stock and points already held (a reservation): no stock taken, nothing charged again.
 
     The hold's debit becomes the order's payment, so cancelling the order refunds exactly it
-    (and the unique index on orders.payment_entry_id refuses a second order from one hold).
+    (and the unique index on orders.payment_entry_id refuses a second order from one hold). One
+    statement: `order_create` (migration 0011), the same order rows and OrderCreated as order_place.
     """
     order_id = orders.create(tx, member_id, lines, "RESERVATION", payment_entry_id=hold_entry_id)
-    announce_created(tx, order_id, member_id, lines)
+    outbox.written(tx)
     return order_id
-
-
-def announce_created(tx: Tx, order_id: UUID, member_id: UUID, lines: Sequence[LineDraft]) -> None:
-    outbox.add(
-        tx,
-        "OrderCreated",
-        order_id,
-        {
-            "order_id": str(order_id),
-            "member_id": str(member_id),
-            "total_points": order_total(lines),
-            "items": [{"item_id": str(line.product_id), "quantity": line.quantity} for line in lines],
-        },
-    )

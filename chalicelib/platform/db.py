@@ -266,12 +266,20 @@ class Tx:
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
         return run(self._conn, sql, params)
 
+    def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        return send(self._conn, statements)
+
     def fetch(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        context = self._run(sql, params)
-        if not context.rows:
-            return []
-        names = [c["name"] for c in context.columns]
-        return [dict(zip(names, row, strict=True)) for row in context.rows]
+        return _dicts(self._run(sql, params))
+
+    def fetch_many(self, *statements: tuple[str, dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Several statements whose parameters do not depend on each other's results, in one round
+        trip (one flight, one Sync); the rows of each, in order."""
+        return [_dicts(context) for context in self._send(list(statements))]
+
+    def finish(self, sql: str, **params: Any) -> int:
+        """The unit of work's last statement and its COMMIT in one round trip (transaction() only)."""
+        raise TypeError("finish() ends a transaction(); this unit of work has none")
 
     def fetch_one(self, sql: str, **params: Any) -> dict[str, Any] | None:
         rows = self.fetch(sql, **params)
@@ -296,6 +304,13 @@ class Tx:
     def run_script(self, sql: str) -> None:
         """Several statements at once (simple query protocol); for migrations, never for user input."""
         self._conn.run(sql)
+
+
+def _dicts(context: Any) -> list[dict[str, Any]]:
+    if not context.rows:
+        return []
+    names = [c["name"] for c in context.columns]
+    return [dict(zip(names, row, strict=True)) for row in context.rows]
 
 
 class Database:
@@ -372,11 +387,12 @@ class Database:
                 return
         _close_quietly(conn)
 
-    def _start(self, first_sql: str, params: dict[str, Any]) -> tuple[pg8000.native.Connection, Any]:
-        """Run the first statement of a unit of work, reconnecting once if the pooled connection died."""
+    def _start(self, statements: list[tuple[str, dict[str, Any]]]) -> tuple[pg8000.native.Connection, list[Any]]:
+        """The first flight of autocommit reads, resent once on a new connection if the pooled one died
+        (a read is safe to repeat)."""
         conn, reused = self._acquire()
         try:
-            return conn, run(conn, first_sql, params)
+            return conn, _flight(conn, statements)
         except Exception as exc:
             _close_quietly(conn)
             if not (_is_dead_connection(exc) and reused):
@@ -384,7 +400,7 @@ class Database:
             log.warning("database connection dropped; reconnecting once")
         conn = self._connect()
         try:
-            return conn, run(conn, first_sql, params)
+            return conn, _flight(conn, statements)
         except Exception as exc:
             _close_quietly(conn)
             raise _map_failure(exc) from exc
@@ -401,7 +417,7 @@ class Database:
         tx = _TransactionTx(self)  # BEGIN leaves with the first statement: one flight
         try:
             yield tx
-            if tx.conn is not None:
+            if tx.conn is not None and not tx.committed:
                 run(tx.conn, "COMMIT", {})
         except BaseException as exc:
             conn = tx.conn
@@ -427,15 +443,15 @@ class Database:
                 self._release(tx.conn)
             _run_after_commit(tx)
 
-    def _begin(self, sql: str, params: dict[str, Any]) -> tuple[pg8000.native.Connection, Any]:
-        """A transaction's first flight: BEGIN and its first statement. On a pooled connection found
+    def _begin(self, statements: list[tuple[str, dict[str, Any]]]) -> tuple[pg8000.native.Connection, list[Any]]:
+        """A transaction's first flight: BEGIN and its first statements. On a pooled connection found
         dead the flight is resent once on a new one: it starts with BEGIN, so nothing can have committed.
         A statement that fails leaves the transaction open (and failed): the connection is returned
         with the error, for the caller to roll back."""
         conn, reused = self._acquire()
-        flight = [("START TRANSACTION", {}), (sql, params)]
+        flight = [("START TRANSACTION", {}), *statements]
         try:
-            return conn, send(conn, flight)[1]
+            return conn, send(conn, flight)[1:]
         except Exception as exc:
             if not _is_dead_connection(exc):
                 raise _Failed(conn, exc) from exc
@@ -445,7 +461,7 @@ class Database:
             log.warning("database connection dropped; reconnecting once")
         conn = self._connect()
         try:
-            return conn, send(conn, flight)[1]
+            return conn, send(conn, flight)[1:]
         except Exception as exc:
             if not _is_dead_connection(exc):
                 raise _Failed(conn, exc) from exc
@@ -521,27 +537,39 @@ class _TransactionTx(Tx):
     def __init__(self, db: Database):
         self._db = db
         self.conn: pg8000.native.Connection | None = None
+        self.committed = False
         self._after_commit = []
 
     @property
     def _conn(self) -> pg8000.native.Connection:
         if self.conn is None:
-            self.conn = self._db._begin("SELECT 1", {})[0]
+            self._send([("SELECT 1", {})])
+        assert self.conn is not None
         return self.conn
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        return self._send([(sql, params)])[0]
+
+    def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        if self.committed:
+            raise TypeError("this transaction has committed (finish() was its last statement)")
         if self.conn is None:
             try:
-                self.conn, context = self._db._begin(sql, params)
+                self.conn, contexts = self._db._begin(statements)
             except _Failed as failed:
                 self.conn = failed.conn
                 raise failed.error from None
-            return context
-        return run(self.conn, sql, params)
+            return contexts
+        return _flight(self.conn, statements)
+
+    def finish(self, sql: str, **params: Any) -> int:
+        count: int = self._send([(sql, params), ("COMMIT", {})])[0].row_count
+        self.committed = True
+        return count
 
 
 class _SingleTx(Tx):
-    """One statement, its own implicit transaction (see Database.single)."""
+    """One flight, its own implicit transaction (see Database.single)."""
 
     def __init__(self, db: Database):
         self._db = db
@@ -550,18 +578,21 @@ class _SingleTx(Tx):
 
     @property
     def _conn(self) -> pg8000.native.Connection:
-        raise TypeError("single() sends exactly one statement")
+        raise TypeError("single() sends exactly one flight")
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        return self._send([(sql, params)])[0]
+
+    def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
         if self.conn is not None:
-            raise TypeError("single() sends exactly one statement; use transaction() for more")
+            raise TypeError("single() sends exactly one flight; use transaction() for more")
         conn, reused = self._db._acquire()
         if reused and looks_dead(conn):
             _close_quietly(conn)
             log.warning("database connection dropped while idle; reconnecting before sending")
             conn = self._db._connect()
         self.conn = conn
-        return send(conn, [(sql, params)])[0]
+        return send(conn, statements)
 
 
 class _ReaderTx(Tx):
@@ -575,16 +606,27 @@ class _ReaderTx(Tx):
         return self.conn
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        return self._send([(sql, params)])[0]
+
+    def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
         if self.conn is None:
-            self.conn, context = self._db._start(sql, params)
-            return context
-        return run(self.conn, sql, params)
+            self.conn, contexts = self._db._start(statements)
+            return contexts
+        return _flight(self.conn, statements)
 
     def execute(self, sql: str, **params: Any) -> int:
         raise TypeError("reader() is for reads; use transaction() to write")
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         raise TypeError("reader() never commits; use transaction() to write")
+
+
+def _flight(conn: pg8000.native.Connection, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """One statement as db.run sends it, several pipelined in one flight."""
+    if len(statements) == 1:
+        sql, params = statements[0]
+        return [run(conn, sql, params)]
+    return send(conn, statements)
 
 
 def _run_after_commit(tx: Tx) -> None:

@@ -209,10 +209,38 @@ BEGIN
 END
 $$;
 
+-- An order's rows: the order PENDING (paid by p_payment_entry, or by a debit attached later), its
+-- lines, its status history and OrderCreated in the outbox (items in product-id order). Used by
+-- order_place and by a reservation's purchase (the hold's debit is the payment). The order's id.
+CREATE FUNCTION order_create(p_member uuid, p_lines jsonb, p_source text, p_payment_entry uuid, p_request_id text)
+RETURNS uuid LANGUAGE plpgsql SECURITY INVOKER VOLATILE AS $$
+DECLARE
+    v_order uuid;
+    v_total bigint;
+BEGIN
+    SELECT SUM(l.quantity::bigint * l.unit_points_price) INTO v_total
+    FROM jsonb_to_recordset(p_lines) AS l(quantity integer, unit_points_price integer);
+    INSERT INTO orders (member_id, status, source, total_points, payment_entry_id)
+    VALUES (p_member, 'PENDING', p_source, v_total, p_payment_entry) RETURNING id INTO v_order;
+    INSERT INTO order_lines (order_id, product_id, product_name, description, image_url, quantity, unit_points_price)
+    SELECT v_order, l.product_id, l.name, l.description, l.image_url, l.quantity, l.unit_points_price
+    FROM jsonb_to_recordset(p_lines)
+        AS l(product_id uuid, name text, description text, image_url text, quantity integer, unit_points_price integer);
+    INSERT INTO order_status_history (order_id, status) VALUES (v_order, 'PENDING');
+    INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id)
+    SELECT 'OrderCreated', v_order,
+           jsonb_build_object('order_id', v_order, 'member_id', p_member, 'total_points', v_total,
+                              'items', jsonb_agg(jsonb_build_object('item_id', l.product_id, 'quantity', l.quantity)
+                                                 ORDER BY l.product_id)),
+           p_request_id
+    FROM jsonb_to_recordset(p_lines) AS l(product_id uuid, quantity integer);
+    RETURN v_order;
+END
+$$;
+
 -- Placing an order (cart checkout, POST /prod/orders): stock taken line by line in product-id order
--- (conditional decrements: XR002 with the first failing line's name), the order PENDING with its
--- lines and status history, the points spent through ledger_debit, the debit attached as the
--- order's payment, OrderCreated in the outbox. Lock order: products (id order) -> member -> lots.
+-- (conditional decrements: XR002 with the first failing line's name), the order's rows through
+-- order_create, the points spent through ledger_debit, the debit attached as the order's payment. Lock order: products (id order) -> member -> lots.
 -- p_lines: [{product_id, name, description, image_url, quantity, unit_points_price}, ...]
 CREATE FUNCTION order_place(
     p_member uuid, p_lines jsonb, p_source text, p_request_id text,
@@ -235,24 +263,11 @@ BEGIN
         END IF;
         total_points := total_points + v_line.quantity::bigint * v_line.unit_points_price;
     END LOOP;
-    INSERT INTO orders (member_id, status, source, total_points, payment_entry_id)
-    VALUES (p_member, 'PENDING', p_source, total_points, NULL) RETURNING id INTO order_id;
-    INSERT INTO order_lines (order_id, product_id, product_name, description, image_url, quantity, unit_points_price)
-    SELECT order_id, l.product_id, l.name, l.description, l.image_url, l.quantity, l.unit_points_price
-    FROM jsonb_to_recordset(p_lines)
-        AS l(product_id uuid, name text, description text, image_url text, quantity integer, unit_points_price integer);
-    INSERT INTO order_status_history (order_id, status) VALUES (order_id, 'PENDING');
+    order_id := order_create(p_member, p_lines, p_source, NULL, p_request_id);
     SELECT d.entry_id, d.balance INTO entry_id, balance
     FROM ledger_debit(p_member, 'SPEND', total_points, 'Order ' || order_id, order_id, NULL, NULL, NULL, p_request_id) d;
     previous_balance := balance + total_points;
     UPDATE orders o SET payment_entry_id = entry_id WHERE o.id = order_id;
-    INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id)
-    SELECT 'OrderCreated', order_id,
-           jsonb_build_object('order_id', order_id, 'member_id', p_member, 'total_points', total_points,
-                              'items', jsonb_agg(jsonb_build_object('item_id', l.product_id, 'quantity', l.quantity)
-                                                 ORDER BY l.product_id)),
-           p_request_id
-    FROM jsonb_to_recordset(p_lines) AS l(product_id uuid, quantity integer);
 END
 $$;
 
