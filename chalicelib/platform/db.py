@@ -277,8 +277,9 @@ class Tx:
         trip (one flight, one Sync); the rows of each, in order."""
         return [_dicts(context) for context in self._send(list(statements))]
 
-    def finish(self, sql: str, **params: Any) -> int:
-        """The unit of work's last statement and its COMMIT in one round trip (transaction() only)."""
+    def finish(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """The unit of work's last statement and its COMMIT in one round trip (transaction() only); its rows.
+        Nothing may follow it in the transaction: the caller must not depend on a later check to roll back."""
         raise TypeError("finish() ends a transaction(); this unit of work has none")
 
     def fetch_one(self, sql: str, **params: Any) -> dict[str, Any] | None:
@@ -562,10 +563,10 @@ class _TransactionTx(Tx):
             return contexts
         return _flight(self.conn, statements)
 
-    def finish(self, sql: str, **params: Any) -> int:
-        count: int = self._send([(sql, params), ("COMMIT", {})])[0].row_count
+    def finish(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        context = self._send([(sql, params), ("COMMIT", {})])[0]
         self.committed = True
-        return count
+        return _dicts(context)
 
 
 class _SingleTx(Tx):

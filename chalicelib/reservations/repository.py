@@ -22,8 +22,8 @@ def insert(
     hold_entry_id: UUID,
     hold_minutes: int,
 ) -> Reservation:
-    row = tx.row(
-        Reservation,
+    """The hold's row: the transaction's last statement, sent together with its COMMIT."""
+    [found] = tx.finish(
         "INSERT INTO reservations (id, member_id, product_id, quantity, points, hold_entry_id, expires_at) "
         "VALUES (:r, :m, :p, :q, :pts, :e, now() + make_interval(mins => CAST(:mins AS int))) "
         f"RETURNING {_COLUMNS}",
@@ -35,8 +35,7 @@ def insert(
         e=hold_entry_id,
         mins=hold_minutes,
     )
-    assert row is not None
-    return row
+    return Reservation(**found)
 
 
 def get(tx: Tx, reservation_id: UUID, member_id: UUID) -> Reservation | None:

@@ -103,8 +103,13 @@ def test_reservation_round_trips(api, flights: Flights, product_ids):
     flights.clear()
     held = api.post("/prod/reservations", as_user=user, json_body={"item_id": product_ids["T-TEE"], "quantity": 1})
     assert held.status_code == 201, held.json_body
-    # Was 9: BEGIN + product, take stock, ledger_debit (lock, settle, debit, lots), hold row, COMMIT.
-    assert len(flights) == 5, flights.statements
+    # Was 9: BEGIN + stock taken and priced in one statement; ledger_debit (lock, settle, debit, lots);
+    # the hold row together with the COMMIT.
+    assert flights.statements == [
+        ["START TRANSACTION", "UPDATE products"],
+        ["SELECT entry_id,"],
+        ["INSERT INTO", "COMMIT"],
+    ]
     flights.clear()
     bought = api.post(
         f"/prod/reservations/{held.json_body['reservation']['id']}/purchase",
@@ -130,3 +135,43 @@ def test_partner_purchase_round_trips(api, flights: Flights):
     assert reported.status_code == 201, reported.json_body
     # Was 12: the API key lookup, then BEGIN + member lock, context, credits, purchase + event, COMMIT.
     assert len(flights) == 6, flights.statements
+
+
+def test_checkouts_and_orders_racing_for_one_members_points_spend_each_point_once(live_server, tokens, db, product_ids):
+    """The one-statement checkout and order_place take the same locks in the same order (products in
+    id order, then the member, then lots): 16 concurrent spends of 300 points against 1000 points make
+    exactly three, the rest are refused with the required amount, no deadlock, and the sums agree."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support.http import http_call
+    from tests.support.ledger import stock, sums
+
+    user = "rt-race@example.com"
+    token = tokens(user)
+    assert http_call(live_server, "GET", "/prod/points", token)[0] == 200
+    assert http_call(live_server, "POST", "/prod/cart/item", token, {"id": product_ids["T-TEE"]})[0] == 201
+    barrier = threading.Barrier(16)
+
+    def spend(i: int):
+        barrier.wait()
+        if i == 0:
+            return http_call(live_server, "POST", "/prod/cart/checkout", token)
+        body = {"items": [{"item_id": product_ids["T-TEE"], "quantity": 1}]}
+        return http_call(live_server, "POST", "/prod/orders", token, body, headers={"Idempotency-Key": order_key()})
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(spend, range(16)))
+    checkout_status, _, checkout_body = results[0]
+    orders = results[1:]
+    made = sum(1 for s, _, _ in orders if s == 201) + (1 if checkout_body.get("success") else 0)
+    assert checkout_status == 200
+    assert made == 3, results
+    refused = [b for s, _, b in orders if s != 201]
+    assert all(
+        b["code"] == "INSUFFICIENT_POINTS" and b["error"] == "Insufficient points. Required: 300" for b in refused
+    )
+    if not checkout_body["success"]:
+        assert checkout_body == {"success": False, "error": "Insufficient points. Required: 300"}
+    assert sums(db, user) == {"balance": 100, "ledger": 100, "lots": 100}
+    assert stock(db, "T-TEE") == 97
