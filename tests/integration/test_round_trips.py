@@ -133,8 +133,15 @@ def test_partner_purchase_round_trips(api, flights: Flights):
         headers={"X-Api-Key": key},
     )
     assert reported.status_code == 201, reported.json_body
-    # Was 12: the API key lookup, then BEGIN + member lock, context, credits, purchase + event, COMMIT.
-    assert len(flights) == 6, flights.statements
+    # Was 12: the API key lookup, then BEGIN + member lock + context (one flight), credits, purchase + event,
+    # COMMIT.
+    assert flights.statements == [
+        ["SELECT id,"],
+        ["START TRANSACTION", "SELECT id,", "WITH ctx"],
+        ["WITH parts"],
+        ["WITH p"],
+        ["COMMIT"],
+    ]
 
 
 def test_checkouts_and_orders_racing_for_one_members_points_spend_each_point_once(live_server, tokens, db, product_ids):
