@@ -15,7 +15,7 @@ from uuid import UUID
 
 from ..catalog import repository as products
 from ..orders import repository as orders
-from ..orders.models import LineDraft, Order
+from ..orders.models import Order
 from ..orders.placement import order_from_hold
 from ..platform.config import Settings
 from ..platform.db import Database, Tx
@@ -60,12 +60,10 @@ class ReservationService:
 
     def purchase(self, tx: Tx, member_id: UUID, reservation_id: UUID) -> Order:
         """In the caller's transaction (the Idempotency-Key's): HELD -> PURCHASED, and its order."""
-        row = reservations.claim_for_purchase(tx, reservation_id, member_id)
-        if row is None:
+        claimed = reservations.claim_for_purchase(tx, reservation_id, member_id)
+        if claimed is None:
             raise self._not_purchasable(tx, member_id, reservation_id)
-        product = products.get_any(tx, row.product_id)
-        assert product is not None  # products are deactivated, never deleted
-        line = LineDraft.of(product, row.quantity, unit_points_price=row.points // row.quantity)
+        row, line = claimed
         order_id = order_from_hold(tx, member_id, [line], row.hold_entry_id)
         reservations.attach_order(tx, row.id, order_id)
         order = orders.get(tx, order_id)
