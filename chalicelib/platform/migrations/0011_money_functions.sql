@@ -21,20 +21,23 @@ CREATE FUNCTION ledger_expire_lapsed(
     p_after_m uuid DEFAULT NULL, p_after_at timestamptz DEFAULT NULL, p_after_id uuid DEFAULT NULL,
     p_through_m uuid DEFAULT NULL, p_through_at timestamptz DEFAULT NULL, p_through_id uuid DEFAULT NULL,
     OUT points bigint, OUT lots integer, OUT members integer)
-LANGUAGE sql SECURITY INVOKER VOLATILE AS $$
+LANGUAGE plpgsql SECURITY INVOKER VOLATILE AS $fn$
+BEGIN
+    -- Dynamic, so every call is planned with its values (as the statement was when the app sent it):
+    -- the job's range is then an index range on point_lots_member_open, not a filter.
+    EXECUTE format($q$
 WITH lapsed AS MATERIALIZED (
     SELECT l.id, l.ctid AS tid, l.member_id, l.points_remaining AS points, l.expiry_count + 1 AS seq, l.earned_at,
            gen_random_uuid() AS entry_id
     FROM point_lots l
-    WHERE l.member_id = ANY(p_members)
-      AND l.points_remaining > 0 AND l.expires_at <= p_at
-      AND (p_after_m IS NULL OR (l.member_id, l.expires_at, l.id) > (p_after_m, p_after_at, p_after_id))
-      AND (p_through_m IS NULL OR (l.member_id, l.expires_at, l.id) <= (p_through_m, p_through_at, p_through_id))
+    WHERE l.member_id = ANY($1)
+      AND l.points_remaining > 0 AND l.expires_at <= $2
+      %s
 ), entries AS (
     INSERT INTO ledger_entries (id, member_id, entry_type, points, description, external_ref, created_by)
     SELECT entry_id, member_id, 'EXPIRE', -points,
            'Points expired (earned ' || to_char(earned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')',
-           'expire:' || id || ':' || seq, p_by
+           'expire:' || id || ':' || seq, $3
     FROM lapsed
 ), lots AS (
     UPDATE point_lots l SET points_remaining = 0, expiry_count = lapsed.seq
@@ -52,14 +55,19 @@ WITH lapsed AS MATERIALIZED (
     INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id)
     SELECT 'PointsExpired', p.member_id,
            jsonb_build_object('member_id', p.member_id, 'points', p.points, 'lots', p.lots,
-                              'balance', b.balance, 'as_of', p_at),
-           p_request_id
+                              'balance', b.balance, 'as_of', $2),
+           $4
     FROM per_member p JOIN balances b ON b.id = p.member_id
 )
 SELECT COALESCE((SELECT SUM(points) FROM per_member), 0)::bigint,
        COALESCE((SELECT SUM(lots) FROM per_member), 0)::int,
        (SELECT count(*) FROM per_member)::int
-$$;
+$q$, CASE WHEN p_after_m IS NULL THEN '' ELSE
+        'AND (l.member_id, l.expires_at, l.id) > ($5, $6, $7) AND (l.member_id, l.expires_at, l.id) <= ($8, $9, $10)' END)
+    INTO points, lots, members
+    USING p_members, p_at, p_by, p_request_id, p_after_m, p_after_at, p_after_id, p_through_m, p_through_at, p_through_id;
+END
+$fn$;
 
 -- Post the pending credits due at `at` (vests_at <= at) of members whose rows the caller has
 -- locked; with a range, only credits whose (member_id, vests_at, id) lies in (after, through].
@@ -68,21 +76,23 @@ CREATE FUNCTION ledger_vest_due(
     p_after_m uuid DEFAULT NULL, p_after_at timestamptz DEFAULT NULL, p_after_id uuid DEFAULT NULL,
     p_through_m uuid DEFAULT NULL, p_through_at timestamptz DEFAULT NULL, p_through_id uuid DEFAULT NULL,
     OUT points bigint, OUT credits integer, OUT members uuid[])
-LANGUAGE sql SECURITY INVOKER VOLATILE AS $$
+LANGUAGE plpgsql SECURITY INVOKER VOLATILE AS $fn$
+BEGIN
+    -- Dynamic for the same reason as ledger_expire_lapsed: planned with its values, the range an index range.
+    EXECUTE format($q$
 WITH due AS MATERIALIZED (
     SELECT c.id, c.member_id, c.entry_type, c.points - c.points_cancelled AS points, c.description,
            c.external_ref, c.vests_at, c.lot_expires_at
     FROM purchase_credits c
-    WHERE c.member_id = ANY(p_members)
-      AND c.status = 'PENDING' AND c.vests_at <= p_at
-      AND (p_after_m IS NULL OR (c.member_id, c.vests_at, c.id) > (p_after_m, p_after_at, p_after_id))
-      AND (p_through_m IS NULL OR (c.member_id, c.vests_at, c.id) <= (p_through_m, p_through_at, p_through_id))
+    WHERE c.member_id = ANY($1)
+      AND c.status = 'PENDING' AND c.vests_at <= $2
+      %s
 ), posted AS (
     UPDATE purchase_credits c SET status = 'POSTED' FROM due WHERE c.id = due.id
 ), entries AS (
     -- stamped with the vesting instant, whenever the job runs: tiers and lots count from then
     INSERT INTO ledger_entries (id, member_id, entry_type, points, description, external_ref, created_by, created_at)
-    SELECT id, member_id, entry_type, points, description, external_ref, p_by, vests_at FROM due
+    SELECT id, member_id, entry_type, points, description, external_ref, $3, vests_at FROM due
 ), lots AS (
     INSERT INTO point_lots (member_id, ledger_entry_id, points_earned, points_remaining, earned_at, expires_at)
     SELECT member_id, id, points, points, vests_at, lot_expires_at FROM due
@@ -97,14 +107,19 @@ WITH due AS MATERIALIZED (
     INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id)
     SELECT 'PointsVested', p.member_id,
            jsonb_build_object('member_id', p.member_id, 'points', p.points, 'credits', p.credits,
-                              'balance', b.balance, 'as_of', p_at),
-           p_request_id
+                              'balance', b.balance, 'as_of', $2),
+           $4
     FROM per_member p JOIN balances b ON b.id = p.member_id
 )
 SELECT COALESCE((SELECT SUM(points) FROM per_member), 0)::bigint,
        COALESCE((SELECT SUM(credits) FROM per_member), 0)::int,
        ARRAY(SELECT member_id FROM per_member ORDER BY member_id)
-$$;
+$q$, CASE WHEN p_after_m IS NULL THEN '' ELSE
+        'AND (c.member_id, c.vests_at, c.id) > ($5, $6, $7) AND (c.member_id, c.vests_at, c.id) <= ($8, $9, $10)' END)
+    INTO points, credits, members
+    USING p_members, p_at, p_by, p_request_id, p_after_m, p_after_at, p_after_id, p_through_m, p_through_at, p_through_id;
+END
+$fn$;
 
 -- Lock the member row (the first lock of the ledger's order), then vest the member's due pending
 -- credits and expire their lapsed lots as of `at` (default: the transaction's start). settled_at is
