@@ -3,5 +3,5 @@
 Run all: `make bench` (= `python -m bench.run_all`), or `make bench-quick` (~2-3 minutes); one:
 `python -m bench.lambda_load`, `python -m bench.cold_start`, `python -m bench.import_time`,
 `python -m bench.catalog_read`, `python -m bench.expiry`, `python -m bench.sqs_processor`.
-The round-trip prototype is in bench/prototypes/. See docs/benchmarks.md and docs/performance.md.
+See docs/benchmarks.md and docs/performance.md.
 """

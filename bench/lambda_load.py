@@ -1,12 +1,10 @@
 """Lambda-shaped benchmarks: N warm "containers" (processes) calling the api handler, against pgbench.
 
-What one run measures, on one PostgreSQL server, with today's code and with the round-trip prototype
-(bench/prototypes, installed in this benchmark's database only) side by side:
+What one run measures, on one PostgreSQL server, with today's code (the round-trip design of
+docs/performance.md is in chalicelib since issue 11; the prototype it was measured with is gone, and
+its equivalence check lives on as integration tests):
 
-1. **Equivalence** of the prototype with today's code (bench/prototypes/check.py): the same journey
-   through both, every response and every row compared. The prototype's figures mean nothing if this
-   fails.
-2. **Throughput** with N workers (default 8), each one process that imported `app` and calls
+1. **Throughput** with N workers (default 8), each one process that imported `app` and calls
    `app.app(event, context)` with API Gateway REST proxy events (bench/lambda_worker.py;
    XANADU_AUTH_MODE=cognito with authorizer claims, OUTBOX_PUBLISH_AFTER_COMMIT=false), for
    checkout (add-to-cart + checkout), order creation (POST /prod/orders, a fresh Idempotency-Key
@@ -16,19 +14,18 @@ What one run measures, on one PostgreSQL server, with today's code and with the 
    the app phases (the halves are reported too). Per phase: operations/s, p50/p99 per request kind,
    CPU per operation of the app processes and of PostgreSQL (from /proc), and everything else on the
    machine ("other").
-3. **Round trips per request, counted**: one worker through a counting relay (bench/pgrelay.py,
+2. **Round trips per request, counted**: one worker through a counting relay (bench/pgrelay.py,
    no delay): a flight is what the app sends before PostgreSQL's next reply; each flight is attributed
    to the request that was running when it left. Cross-check: pg_stat_statements calls per
    operation (statements, so BEGIN and COMMIT count even when they share a flight).
-4. **Latency through a simulated RDS Proxy hop**: one worker through the relay with 0.5 ms added per
+3. **Latency through a simulated RDS Proxy hop**: one worker through the relay with 0.5 ms added per
    direction (BENCH_RELAY_DELAY_MS), against the same worker connected directly.
 
 Targets (issue 11): checkout >= 0.35 x pgbench tps with 8 workers; partner purchase >= 0.35 x;
-checkout p50 through the 0.5 ms relay <= 8 ms. Checked for today's code; the prototype's figures
-are reported beside them.
+checkout p50 through the 0.5 ms relay <= 8 ms.
 
   python -m bench.lambda_load [--workers 8] [--seconds 20] [--quick] [--only checkout,purchase]
-                              [--variants today,prototype]
+                              [--variants today]
   env: BENCH_LAMBDA_WORKERS, BENCH_LAMBDA_SECONDS, BENCH_PGBENCH_SECONDS (total of both halves),
        BENCH_COUNT_ITERATIONS, BENCH_LATENCY_SECONDS, BENCH_RELAY_DELAY_MS, BENCH_DB_ROLE (default
        xanadu_app when that role exists, else the server's admin user), BENCH_DB_PASSWORD (for that role
@@ -56,8 +53,8 @@ TOP_UP_POINTS = 1_000_000_000
 SCENARIOS = ("checkout", "order", "purchase", "catalog", "reservation")
 PRIMARY = {"checkout": "checkout", "order": "order", "purchase": "purchase", "catalog": "catalog",
            "reservation": "reservation_purchase"}
-PROTOTYPED = ("checkout", "order", "purchase", "reservation")  # catalog read has nothing to prototype
-COUNT_ONLY = ("reservation",)  # round trips only: the prototype has no function for it (generic key path)
+PROTOTYPED = ("checkout", "order", "purchase", "reservation")  # (no variant other than today remains)
+COUNT_ONLY = ("reservation",)  # round trips only
 LATENCY_SCENARIOS = ("checkout", "order", "purchase")
 
 
@@ -353,8 +350,6 @@ class Bench:
 def run(workers: int | None = None, seconds: float | None = None, quick: bool | None = None,
         only: list[str] | None = None, variants: list[str] | None = None) -> Result:
     from bench.pgrelay import RelayProcess
-    from bench.prototypes import check
-    from bench.prototypes.patch import install_sql
 
     quick = quick if quick is not None else os.environ.get("BENCH_QUICK") == "1"
     workers = workers or env_int("BENCH_LAMBDA_WORKERS", 8)
@@ -364,7 +359,7 @@ def run(workers: int | None = None, seconds: float | None = None, quick: bool | 
     latency_seconds = env_float("BENCH_LATENCY_SECONDS", 2 if quick else 6)
     delay_ms = env_float("BENCH_RELAY_DELAY_MS", 0.5)
     scenarios = [s for s in SCENARIOS if not only or s in only]
-    variants = variants or ["today", "prototype"]
+    variants = variants or ["today"]
     result = Result("lambda_load", f"Lambda-shaped: {workers} containers calling the handler, vs pgbench TPC-B")
     data: dict[str, Any] = {"workers": workers, "seconds": seconds, "quick": quick, "delay_ms": delay_ms,
                             "throughput": [], "counts": [], "latency": []}
@@ -372,9 +367,6 @@ def run(workers: int | None = None, seconds: float | None = None, quick: bool | 
           f"variants {','.join(variants)}{' (quick)' if quick else ''}")
     with postgres("xanadu_bench_lambda", stock=1_000_000_000, statement_stats=True, track_planning=False,
                   track_nested=True) as db:
-        conn = db.conn()
-        install_sql(conn)
-        conn.close()
         bench = Bench(db, workers, variants)
         data["role"] = bench.role
         plan = [(s, v) for s in scenarios for v in variants if v == "today" or s in PROTOTYPED]
@@ -382,18 +374,6 @@ def run(workers: int | None = None, seconds: float | None = None, quick: bool | 
         latency_plan = [(s, v) for s in latency_scenarios for v in variants for _ in (0, 1)]
         print(f"  app connects as {bench.role}; {bench.members_per_worker} members per worker, fresh ones each phase")
         bench.setup([workers] * len([p for p in plan if p[0] not in COUNT_ONLY]) + [1] * (len(plan) + len(latency_plan)))
-        if "prototype" in variants:
-            print("  prototype equivalence check (same journey through both, responses and rows compared) ...")
-            equivalence = check.run(db, bench.app_url, bench.env)
-            data["equivalence"] = {k: v for k, v in equivalence.items() if k != "today"}
-            races = "; ".join(f"{variant}: " + ", ".join(f"{name} {'ok' if c['ok'] else 'FAILED ' + str(c['detail'])}"
-                                                          for name, c in checks.items())
-                              for variant, checks in equivalence["races"].items())
-            result.rows.append(("prototype == today", (
-                f"{equivalence['steps']} steps: identical responses and rows" if not equivalence["diffs"]
-                else f"{len(equivalence['diffs'])} DIFFERENCES, e.g. {equivalence['diffs'][:3]}")))
-            result.rows.append(("races (both variants)", races))
-            result.check("prototype equivalent", 1.0 if equivalence["ok"] else 0.0, "1 (identical)", equivalence["ok"])
         pgbench = PgBench(db, workers)
         pgbench.init()
         first = max(1, pgbench_seconds // 2)
@@ -516,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--quick", action="store_true", default=None)
     parser.add_argument("--only", help="comma-separated scenarios: " + ",".join(SCENARIOS))
-    parser.add_argument("--variants", help="today,prototype (default both)")
+    parser.add_argument("--variants", help="today (the only one since the prototype was adopted)")
     parser.add_argument("--json", help="also write the result as JSON to this path")
     args = parser.parse_args(argv)
     from bench.common import finish

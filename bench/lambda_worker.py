@@ -56,11 +56,7 @@ class Container:
     """The function's module, imported once; `call` is one invocation."""
 
     def __init__(self, variant: str = "today") -> None:
-        if variant == "prototype":
-            from bench.prototypes import patch
-
-            patch.install()
-        elif variant != "today":
+        if variant != "today":
             raise SystemExit(f"unknown variant {variant!r}")
         import app as module
 

@@ -1,10 +1,9 @@
-"""Cart lines, and the claim that turns a cart into an order's lines."""
+"""Cart lines (checkout claims them inside the SQL function `cart_checkout`, migration 0011)."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from ..orders.models import LineDraft
 from ..platform.db import Tx
 from .models import CartLine
 
@@ -19,18 +18,22 @@ def lines(tx: Tx, member_id: UUID) -> list[CartLine]:
     )
 
 
-def add(tx: Tx, member_id: UUID, product_id: UUID, quantity: int, max_quantity: int) -> int | None:
-    """Adds to the line; the new quantity, or None if it would exceed `max_quantity`."""
-    value: int | None = tx.fetch_value(
-        "INSERT INTO cart_items (member_id, product_id, quantity) VALUES (:m, :p, :q) "
+def add(tx: Tx, member_id: UUID, product_id: UUID, quantity: int, max_quantity: int) -> tuple[bool, int | None]:
+    """Adds to the line if the product is active, in one statement: (product known and active, the new
+    quantity or None if the line would exceed `max_quantity`)."""
+    row = tx.fetch_one(
+        "WITH product AS (SELECT id FROM products WHERE id = :p AND active), "
+        "line AS (INSERT INTO cart_items (member_id, product_id, quantity) SELECT :m, id, :q FROM product "
         "ON CONFLICT (member_id, product_id) DO UPDATE SET quantity = cart_items.quantity + EXCLUDED.quantity "
-        "WHERE cart_items.quantity + EXCLUDED.quantity <= :max RETURNING quantity",
+        "WHERE cart_items.quantity + EXCLUDED.quantity <= :max RETURNING quantity) "
+        "SELECT EXISTS (SELECT 1 FROM product) AS known, (SELECT quantity FROM line) AS quantity",
         m=member_id,
         p=product_id,
         q=quantity,
         max=max_quantity,
     )
-    return value
+    assert row is not None
+    return bool(row["known"]), row["quantity"]
 
 
 def remove(tx: Tx, member_id: UUID, product_id: UUID) -> None:
@@ -39,18 +42,3 @@ def remove(tx: Tx, member_id: UUID, product_id: UUID) -> None:
 
 def clear(tx: Tx, member_id: UUID) -> None:
     tx.execute("DELETE FROM cart_items WHERE member_id = :m", m=member_id)
-
-
-def claim(tx: Tx, member_id: UUID) -> list[LineDraft]:
-    """Removes and returns the whole cart in one statement, as order lines priced from the catalog now.
-
-    Two concurrent checkouts of one cart: the second blocks on the row locks, then claims nothing.
-    Lines come back in product-id order so stock rows are always locked in the same order.
-    """
-    return tx.rows(
-        LineDraft,
-        "WITH claimed AS (DELETE FROM cart_items WHERE member_id = :m RETURNING product_id, quantity) "
-        "SELECT c.product_id, p.name, p.description, p.image_url, c.quantity, p.points_price AS unit_points_price "
-        "FROM claimed c JOIN products p ON p.id = c.product_id ORDER BY c.product_id",
-        m=member_id,
-    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ..catalog import repository as products
 from ..platform.config import Settings
 from ..platform.db import Database
 from ..platform.errors import NotFound, ValidationFailed
@@ -23,16 +22,16 @@ class CartService:
 
     def add(self, member_id: UUID, product_id: UUID, quantity: int) -> int:
         limit = self._settings.cart_line_max_quantity
-        with self._db.transaction() as tx:
-            if products.get_active(tx, product_id) is None:
-                raise NotFound("Unknown product.", code="PRODUCT_NOT_FOUND")
-            new_quantity = cart.add(tx, member_id, product_id, quantity, limit)
-            if new_quantity is None:
-                raise ValidationFailed(
-                    f"A cart line holds at most {limit} units.",
-                    details=[{"field": "quantity", "message": f"line total would exceed {limit}"}],
-                )
-            return new_quantity
+        with self._db.single() as tx:  # one statement, one round trip
+            known, new_quantity = cart.add(tx, member_id, product_id, quantity, limit)
+        if not known:
+            raise NotFound("Unknown product.", code="PRODUCT_NOT_FOUND")
+        if new_quantity is None:
+            raise ValidationFailed(
+                f"A cart line holds at most {limit} units.",
+                details=[{"field": "quantity", "message": f"line total would exceed {limit}"}],
+            )
+        return new_quantity
 
     def remove(self, member_id: UUID, product_id: UUID) -> None:
         with self._db.transaction() as tx:

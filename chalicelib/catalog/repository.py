@@ -41,6 +41,18 @@ def get_active(tx: Tx, product_id: UUID) -> Product | None:
     return tx.row(Product, f"SELECT {_COLUMNS} FROM products WHERE id = :id AND active", id=product_id)
 
 
+def active_by_id(tx: Tx, product_ids: list[UUID]) -> dict[UUID, Product]:
+    """The active products among these ids, in one statement (an order's items priced at once)."""
+    from .rows import Product
+
+    rows = tx.rows(
+        Product,
+        f"SELECT {_COLUMNS} FROM products WHERE id = ANY(CAST(:ids AS uuid[])) AND active",
+        ids=[str(i) for i in product_ids],
+    )
+    return {p.id: p for p in rows}
+
+
 def get_any(tx: Tx, product_id: UUID) -> StockedProduct | None:
     from .rows import StockedProduct
 
@@ -51,14 +63,16 @@ def categories(tx: Tx) -> list[str]:
     return [r["category"] for r in tx.fetch("SELECT DISTINCT category FROM products WHERE active ORDER BY category")]
 
 
-def take_stock(tx: Tx, product_id: UUID, quantity: int) -> bool:
-    """Conditional decrement: False when the product is inactive or has fewer than `quantity` left."""
-    taken = tx.execute(
-        "UPDATE products SET stock = stock - :q, updated_at = now() WHERE id = :id AND active AND stock >= :q",
+def take_priced(tx: Tx, product_id: UUID, quantity: int) -> tuple[str, int] | None:
+    """Conditional decrement that says what was taken, in one statement: (name, points_price), or None
+    when the product is unknown, inactive or has fewer than `quantity` left."""
+    row = tx.fetch_one(
+        "UPDATE products SET stock = stock - :q, updated_at = now() WHERE id = :id AND active AND stock >= :q "
+        "RETURNING name, points_price",
         id=product_id,
         q=quantity,
     )
-    return taken == 1
+    return (str(row["name"]), int(row["points_price"])) if row else None
 
 
 def lock(tx: Tx, product_ids: list[UUID]) -> None:

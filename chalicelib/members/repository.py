@@ -116,14 +116,13 @@ def update_profile(tx: Tx, member_id: UUID, changes: dict[str, Any]) -> Member |
     )
 
 
+LOCK_SQL = "SELECT id, balance, tier FROM members WHERE id = :id AND erased_at IS NULL FOR NO KEY UPDATE"
+
+
 def lock(tx: Tx, member_id: UUID) -> Balance | None:
     """Lock the member row (the ledger's lock order starts here); its balance and stored tier. An erased
     member is not found: nothing credits it again."""
-    return tx.row(
-        Balance,
-        "SELECT id, balance, tier FROM members WHERE id = :id AND erased_at IS NULL FOR NO KEY UPDATE",
-        id=member_id,
-    )
+    return tx.row(Balance, LOCK_SQL, id=member_id)
 
 
 def set_tier(tx: Tx, member_id: UUID, tier: Tier) -> None:

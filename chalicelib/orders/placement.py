@@ -5,53 +5,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from ..catalog import repository as products
 from ..events import outbox
 from ..platform.db import Tx
-from ..platform.errors import OutOfStock
-from ..points import ledger_repository as ledger
+from ..platform.outcomes import money_outcomes
 from . import repository as orders
-from .models import LineDraft, OrderSource, PlacedOrder, order_total
+from .models import LineDraft, OrderSource, PlacedOrder
 
 
 def place_order(tx: Tx, member_id: UUID, lines: Sequence[LineDraft], source: OrderSource) -> PlacedOrder:
     """Stock taken, order created PENDING, points spent (FIFO lots), OrderCreated in the outbox.
 
-    Raises OutOfStock / InsufficientPoints; the caller's transaction then rolls everything back.
-    Stock rows are locked in product-id order, then the member row: one global lock order.
+    One statement: the SQL function `order_place` (migration 0011), which spends through `ledger_debit`
+    like every other debit. Raises OutOfStock / InsufficientPoints; the caller's transaction then rolls
+    everything back. Stock rows are locked in product-id order, then the member row: one global lock order.
     """
-    lines = sorted(lines, key=lambda line: str(line.product_id))
-    for line in lines:
-        if not products.take_stock(tx, line.product_id, line.quantity):
-            raise OutOfStock(line.name)
-    order_id = orders.create(tx, member_id, lines, source)
-    total = order_total(lines)
-    posting = ledger.debit(tx, member_id, "SPEND", total, f"Order {order_id}", order_id=order_id)
-    orders.attach_payment(tx, order_id, posting.entry.id)
-    announce_created(tx, order_id, member_id, lines)
-    return PlacedOrder(order_id, posting.entry.id, total, posting.previous_balance, posting.balance)
+    with money_outcomes():
+        placed = orders.place(tx, member_id, lines, source)
+    outbox.written(tx)
+    return placed
 
 
 def order_from_hold(tx: Tx, member_id: UUID, lines: Sequence[LineDraft], hold_entry_id: UUID) -> UUID:
     """An order for stock and points already held (a reservation): no stock taken, nothing charged again.
 
     The hold's debit becomes the order's payment, so cancelling the order refunds exactly it
-    (and the unique index on orders.payment_entry_id refuses a second order from one hold).
+    (and the unique index on orders.payment_entry_id refuses a second order from one hold). One
+    statement: `order_create` (migration 0011), the same order rows and OrderCreated as order_place.
     """
     order_id = orders.create(tx, member_id, lines, "RESERVATION", payment_entry_id=hold_entry_id)
-    announce_created(tx, order_id, member_id, lines)
+    outbox.written(tx)
     return order_id
-
-
-def announce_created(tx: Tx, order_id: UUID, member_id: UUID, lines: Sequence[LineDraft]) -> None:
-    outbox.add(
-        tx,
-        "OrderCreated",
-        order_id,
-        {
-            "order_id": str(order_id),
-            "member_id": str(member_id),
-            "total_points": order_total(lines),
-            "items": [{"item_id": str(line.product_id), "quantity": line.quantity} for line in lines],
-        },
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from uuid import UUID
 
 from ..platform import paging
 from ..platform.db import Tx
+from ..platform.logs import request_id_var
 from .models import (
     LineDraft,
     Order,
@@ -16,10 +18,10 @@ from .models import (
     OrderLine,
     OrderSource,
     OrderStatus,
+    PlacedOrder,
     StalledOrder,
     StatusChange,
     StockLine,
-    order_total,
 )
 
 _HEAD = "id, member_id, status, total_points, payment_entry_id"
@@ -28,31 +30,62 @@ _HEAD = "id, member_id, status, total_points, payment_entry_id"
 def create(
     tx: Tx, member_id: UUID, lines: Sequence[LineDraft], source: OrderSource, payment_entry_id: UUID | None = None
 ) -> UUID:
-    total = order_total(lines)
+    """The order PENDING with its lines, history and OrderCreated event: the SQL function `order_create`."""
     order_id: UUID = tx.fetch_value(
-        "INSERT INTO orders (member_id, status, source, total_points, payment_entry_id) "
-        "VALUES (:m, 'PENDING', :s, :t, :p) RETURNING id",
+        "SELECT order_create(:m, CAST(:lines AS jsonb), :s, :p, :r)",
         m=member_id,
+        lines=_lines_json(lines),
         s=source,
-        t=total,
         p=payment_entry_id,
+        r=request_id_var.get(),
     )
-    # One statement for all lines (pg8000 sends lists as arrays).
-    tx.execute(
-        "INSERT INTO order_lines (order_id, product_id, product_name, description, image_url, quantity, "
-        "unit_points_price) "
-        "SELECT :o, * FROM unnest(CAST(:pid AS uuid[]), CAST(:name AS text[]), CAST(:descr AS text[]), "
-        "CAST(:img AS text[]), CAST(:qty AS int[]), CAST(:price AS int[]))",
-        o=order_id,
-        pid=[str(line.product_id) for line in lines],
-        name=[line.name for line in lines],
-        descr=[line.description for line in lines],
-        img=[line.image_url for line in lines],
-        qty=[line.quantity for line in lines],
-        price=[line.unit_points_price for line in lines],
-    )
-    tx.execute("INSERT INTO order_status_history (order_id, status) VALUES (:o, 'PENDING')", o=order_id)
     return order_id
+
+
+def _lines_json(lines: Sequence[LineDraft]) -> str:
+    return json.dumps(
+        [
+            {
+                "product_id": str(line.product_id),
+                "name": line.name,
+                "description": line.description,
+                "image_url": line.image_url,
+                "quantity": line.quantity,
+                "unit_points_price": line.unit_points_price,
+            }
+            for line in lines
+        ]
+    )
+
+
+_PLACED = "order_id, entry_id AS ledger_entry_id, total_points, previous_balance, balance"
+
+
+def place(tx: Tx, member_id: UUID, lines: Sequence[LineDraft], source: OrderSource) -> PlacedOrder:
+    """The SQL function `order_place` (migration 0011): stock, order, lines, history, debit, payment,
+    OrderCreated, in one statement. Raises XR001/XR002 (platform/outcomes.py) on a refusal."""
+    placed = tx.row(
+        PlacedOrder,
+        f"SELECT {_PLACED} FROM order_place(:m, CAST(:lines AS jsonb), :s, :r)",
+        m=member_id,
+        lines=_lines_json(lines),
+        s=source,
+        r=request_id_var.get(),
+    )
+    assert placed is not None
+    return placed
+
+
+def checkout(tx: Tx, member_id: UUID) -> PlacedOrder | None:
+    """The SQL function `cart_checkout` (migration 0011): the cart claimed and placed as an order in one
+    statement. None: the cart was empty."""
+    placed = tx.row(
+        PlacedOrder,
+        f"SELECT {_PLACED} FROM cart_checkout(:m, :r)",
+        m=member_id,
+        r=request_id_var.get(),
+    )
+    return placed if placed is not None and placed.order_id is not None else None
 
 
 def attach_payment(tx: Tx, order_id: UUID, entry_id: UUID) -> None:
@@ -110,12 +143,16 @@ _ORDER_COLUMNS = "id, member_id, status, total_points, created_at, updated_at"
 
 def get(tx: Tx, order_id: UUID, member_id: UUID | None = None) -> Order | None:
     """The order with its lines and history; with `member_id`, only if it belongs to that member."""
-    row = tx.fetch_one(
-        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m)",
-        o=order_id,
-        m=member_id,
+    # One round trip: the order, its lines and its history (the order id is known) in one flight.
+    found, lines, history = tx.fetch_many(
+        (
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = :o AND (CAST(:m AS uuid) IS NULL OR member_id = :m)",
+            {"o": order_id, "m": member_id},
+        ),
+        (_LINES_SQL, {"ids": [str(order_id)]}),
+        (_HISTORY_SQL, {"ids": [str(order_id)]}),
     )
-    return _with_details(tx, [row])[0] if row else None
+    return _assemble(found, lines, history)[0] if found else None
 
 
 def list_for_member(tx: Tx, member_id: UUID, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
@@ -140,24 +177,33 @@ def _page(tx: Tx, where: str, params: dict[str, Any], limit: int, cursor: str | 
     return _with_details(tx, rows), next_cursor
 
 
+_LINES_SQL = (
+    "SELECT order_id, product_id AS item_id, product_name AS name, quantity, unit_points_price FROM order_lines "
+    "WHERE order_id = ANY(CAST(:ids AS uuid[])) ORDER BY order_id, product_name, product_id"
+)
+_HISTORY_SQL = (
+    "SELECT order_id, status, at FROM order_status_history WHERE order_id = ANY(CAST(:ids AS uuid[])) "
+    "ORDER BY order_id, at, status"
+)
+
+
 def _with_details(tx: Tx, rows: list[dict[str, Any]]) -> list[Order]:
-    """Lines and history of a page of orders in two queries (not two per order)."""
+    """Lines and history of a page of orders in two queries (not two per order), sent in one flight."""
     if not rows:
         return []
     ids = [str(r["id"]) for r in rows]
+    lines, history = tx.fetch_many((_LINES_SQL, {"ids": ids}), (_HISTORY_SQL, {"ids": ids}))
+    return _assemble(rows, lines, history)
+
+
+def _assemble(
+    rows: list[dict[str, Any]], line_rows: list[dict[str, Any]], history_rows: list[dict[str, Any]]
+) -> list[Order]:
     lines: dict[UUID, list[OrderLine]] = {}
-    for line in tx.fetch(
-        "SELECT order_id, product_id AS item_id, product_name AS name, quantity, unit_points_price FROM order_lines "
-        "WHERE order_id = ANY(CAST(:ids AS uuid[])) ORDER BY order_id, product_name, product_id",
-        ids=ids,
-    ):
+    for line in line_rows:
         lines.setdefault(line.pop("order_id"), []).append(OrderLine(**line))
     history: dict[UUID, list[StatusChange]] = {}
-    for change in tx.fetch(
-        "SELECT order_id, status, at FROM order_status_history WHERE order_id = ANY(CAST(:ids AS uuid[])) "
-        "ORDER BY order_id, at, status",
-        ids=ids,
-    ):
+    for change in history_rows:
         history.setdefault(change.pop("order_id"), []).append(StatusChange(**change))
     return [Order(**r, items=lines.get(r["id"], []), history=history.get(r["id"], [])) for r in rows]
 

@@ -21,8 +21,9 @@ class OrderService:
         """In the caller's transaction (the Idempotency-Key's): price the (item, quantity) pairs, then
         place_order. Unknown or inactive items are 404; OutOfStock / InsufficientPoints roll back."""
         lines = []
+        priced = products.active_by_id(tx, [item_id for item_id, _ in items])  # one round trip for all items
         for index, (item_id, quantity) in enumerate(items):
-            product = products.get_active(tx, item_id)
+            product = priced.get(item_id)
             if product is None:
                 raise NotFound(
                     f"Unknown item {item_id}.",

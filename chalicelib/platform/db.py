@@ -2,7 +2,11 @@
 
 Why it looks like this:
 - A warm Lambda reuses its connection; a dropped one is replaced once, transparently, but only
-  before the first statement of a unit of work (after that, retrying could double a write).
+  when nothing can have committed: a transaction's first flight carries its BEGIN, and a read is
+  safe to repeat. A `single()` statement (its own implicit transaction) is never resent; a pooled
+  connection is checked before it is sent instead (docs/performance.md, "Retrying a flight").
+- Round trips are latency (behind RDS Proxy each costs a millisecond or more): BEGIN travels with a
+  transaction's first statement, and a money operation is one SQL function call (migration 0011).
 - RDS Proxy multiplexes sessions, so nothing here pins one: no SET, no named prepared
   statements (pg8000.native `run` uses the unnamed statement), no advisory locks, no temp tables.
 - chalice local serves each request on its own thread; a small idle pool keeps that cheap while a
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import ssl
 import threading
@@ -191,6 +196,57 @@ def _run(conn: pg8000.native.Connection, sql: str, params: dict[str, Any]) -> An
     return context
 
 
+def send(conn: pg8000.native.Connection, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """Several statements in one flight: Parse/Bind/Describe/Execute each, then one Sync, all on the
+    unnamed statement and portal (nothing named for a proxy to pin). Their contexts, in order. A
+    server error raises once everything up to the Sync is read (the server skipped the rest)."""
+    left = deadline.remaining()
+    if left is not None:
+        if left <= 0:
+            raise DatabaseUnavailable("The request ran out of time waiting for the database.")
+        conn._usock.settimeout(min(left, _read_timeout_of(conn)))
+    contexts = []
+    for sql, params in statements:
+        statement, make_vals = _compiled(sql) if params else (sql, None)
+        context = _wire.Context(statement)
+        contexts.append(context)
+        conn.send_PARSE(_wire.NULL_BYTE, statement, ())
+        conn.send_BIND(_wire.NULL_BYTE, _wire.make_params(conn.py_types, make_vals(params) if make_vals else ()))
+        conn._send_message(_wire.DESCRIBE, _wire.PORTAL + _wire.NULL_BYTE)
+        conn.send_EXECUTE()
+    _wire._write(conn._sock, _wire.SYNC_MSG)
+    _wire._flush(conn._sock)
+    index, code, error = 0, None, None
+    last = len(contexts) - 1
+    while code != _wire.READY_FOR_QUERY:
+        code, length = _wire.ci_unpack(_wire._read(conn._sock, 5))
+        context = contexts[min(index, last)]
+        conn.message_types[code](_wire._read(conn._sock, length - 4), context)
+        if code in (_wire.COMMAND_COMPLETE, _wire.EMPTY_QUERY_RESPONSE):
+            index += 1
+        elif code == _wire.ERROR_RESPONSE and error is None:
+            error = context.error
+    conn._context = contexts[last]
+    if error is not None:
+        if sqlstate(error) == QUERY_CANCELED:
+            raise DatabaseUnavailable("The database did not answer in time.") from error
+        raise error
+    return contexts
+
+
+def looks_dead(conn: pg8000.native.Connection) -> bool:
+    """An idle connection has nothing to say: readable means EOF, or the FATAL a server sends as it
+    closes a session (idle timeout, failover, pg_terminate_backend). Either way, do not send on it."""
+    sock = getattr(conn, "_usock", None)
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
 class Tx:
     """A unit of work on one connection. Rows come back as dicts keyed by column name.
 
@@ -210,12 +266,21 @@ class Tx:
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
         return run(self._conn, sql, params)
 
+    def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        return send(self._conn, statements)
+
     def fetch(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        context = self._run(sql, params)
-        if not context.rows:
-            return []
-        names = [c["name"] for c in context.columns]
-        return [dict(zip(names, row, strict=True)) for row in context.rows]
+        return _dicts(self._run(sql, params))
+
+    def fetch_many(self, *statements: tuple[str, dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Several statements whose parameters do not depend on each other's results, in one round
+        trip (one flight, one Sync); the rows of each, in order."""
+        return [_dicts(context) for context in self._send(list(statements))]
+
+    def finish(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """The unit of work's last statement and its COMMIT in one round trip (transaction() only); its rows.
+        Nothing may follow it in the transaction: the caller must not depend on a later check to roll back."""
+        raise TypeError("finish() ends a transaction(); this unit of work has none")
 
     def fetch_one(self, sql: str, **params: Any) -> dict[str, Any] | None:
         rows = self.fetch(sql, **params)
@@ -240,6 +305,13 @@ class Tx:
     def run_script(self, sql: str) -> None:
         """Several statements at once (simple query protocol); for migrations, never for user input."""
         self._conn.run(sql)
+
+
+def _dicts(context: Any) -> list[dict[str, Any]]:
+    if not context.rows:
+        return []
+    names = [c["name"] for c in context.columns]
+    return [dict(zip(names, row, strict=True)) for row in context.rows]
 
 
 class Database:
@@ -316,11 +388,12 @@ class Database:
                 return
         _close_quietly(conn)
 
-    def _start(self, first_sql: str, params: dict[str, Any]) -> tuple[pg8000.native.Connection, Any]:
-        """Run the first statement of a unit of work, reconnecting once if the pooled connection died."""
+    def _start(self, statements: list[tuple[str, dict[str, Any]]]) -> tuple[pg8000.native.Connection, list[Any]]:
+        """The first flight of autocommit reads, resent once on a new connection if the pooled one died
+        (a read is safe to repeat)."""
         conn, reused = self._acquire()
         try:
-            return conn, run(conn, first_sql, params)
+            return conn, _flight(conn, statements)
         except Exception as exc:
             _close_quietly(conn)
             if not (_is_dead_connection(exc) and reused):
@@ -328,7 +401,7 @@ class Database:
             log.warning("database connection dropped; reconnecting once")
         conn = self._connect()
         try:
-            return conn, run(conn, first_sql, params)
+            return conn, _flight(conn, statements)
         except Exception as exc:
             _close_quietly(conn)
             raise _map_failure(exc) from exc
@@ -342,19 +415,22 @@ class Database:
         statement then waits for it and fails with a unique violation): e.g. a partner purchase's
         external_id reported for two members at once is PURCHASE_CONFLICT, the documented 409, not a 500.
         """
-        conn, _ = self._start("START TRANSACTION", {})  # simple protocol: one round trip
-        tx = Tx(conn)
+        tx = _TransactionTx(self)  # BEGIN leaves with the first statement: one flight
         try:
             yield tx
-            conn.run("COMMIT")
+            if tx.conn is not None and not tx.committed:
+                run(tx.conn, "COMMIT", {})
         except BaseException as exc:
+            conn = tx.conn
+            if conn is None:  # nothing was sent (or the first flight found no live connection)
+                raise
             if _is_dead_connection(exc):
                 _close_quietly(conn)
                 if isinstance(exc, Exception):
                     raise DatabaseUnavailable() from exc
                 raise
             try:
-                conn.run("ROLLBACK")
+                run(conn, "ROLLBACK", {})
             except Exception:
                 _close_quietly(conn)
                 raise
@@ -364,7 +440,58 @@ class Database:
                 raise conflict from exc
             raise
         else:
-            self._release(conn)
+            if tx.conn is not None:
+                self._release(tx.conn)
+            _run_after_commit(tx)
+
+    def _begin(self, statements: list[tuple[str, dict[str, Any]]]) -> tuple[pg8000.native.Connection, list[Any]]:
+        """A transaction's first flight: BEGIN and its first statements. On a pooled connection found
+        dead the flight is resent once on a new one: it starts with BEGIN, so nothing can have committed.
+        A statement that fails leaves the transaction open (and failed): the connection is returned
+        with the error, for the caller to roll back."""
+        conn, reused = self._acquire()
+        flight = [("START TRANSACTION", {}), *statements]
+        try:
+            return conn, send(conn, flight)[1:]
+        except Exception as exc:
+            if not _is_dead_connection(exc):
+                raise _Failed(conn, exc) from exc
+            _close_quietly(conn)
+            if not reused:
+                raise DatabaseUnavailable() from exc
+            log.warning("database connection dropped; reconnecting once")
+        conn = self._connect()
+        try:
+            return conn, send(conn, flight)[1:]
+        except Exception as exc:
+            if not _is_dead_connection(exc):
+                raise _Failed(conn, exc) from exc
+            _close_quietly(conn)
+            raise DatabaseUnavailable() from exc
+
+    @contextmanager
+    def single(self) -> Iterator[Tx]:
+        """One statement that is its own transaction (the server commits it at the flight's end, or
+        rolls it all back on error): one round trip, for a money operation that is one SQL function.
+
+        Never resent once sent (a lost reply would leave unknown whether it committed): a pooled
+        connection is checked first and replaced if the server has closed it. After-commit hooks run
+        once it committed, as with `transaction()`."""
+        tx = _SingleTx(self)
+        try:
+            yield tx
+        except BaseException as exc:
+            if tx.conn is not None:
+                if _is_dead_connection(exc):
+                    _close_quietly(tx.conn)
+                else:
+                    self._release(tx.conn)  # the implicit transaction ended at the Sync: idle
+            if _is_dead_connection(exc) and isinstance(exc, Exception):
+                raise DatabaseUnavailable() from exc
+            raise
+        else:
+            if tx.conn is not None:
+                self._release(tx.conn)
             _run_after_commit(tx)
 
     @contextmanager
@@ -396,6 +523,79 @@ class Database:
             _close_quietly(conn)
 
 
+class _Failed(Exception):
+    """The first flight's statement failed inside the transaction it began (which must be rolled back)."""
+
+    def __init__(self, conn: pg8000.native.Connection, error: Exception):
+        super().__init__(str(error))
+        self.conn = conn
+        self.error = error
+
+
+class _TransactionTx(Tx):
+    """A transaction whose BEGIN is sent together with its first statement."""
+
+    def __init__(self, db: Database):
+        self._db = db
+        self.conn: pg8000.native.Connection | None = None
+        self.committed = False
+        self._after_commit = []
+
+    @property
+    def _conn(self) -> pg8000.native.Connection:
+        if self.conn is None:
+            self._send([("SELECT 1", {})])
+        assert self.conn is not None
+        return self.conn
+
+    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        return self._send([(sql, params)])[0]
+
+    def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        if self.committed:
+            raise TypeError("this transaction has committed (finish() was its last statement)")
+        if self.conn is None:
+            try:
+                self.conn, contexts = self._db._begin(statements)
+            except _Failed as failed:
+                self.conn = failed.conn
+                raise failed.error from None
+            return contexts
+        return _flight(self.conn, statements)
+
+    def finish(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        context = self._send([(sql, params), ("COMMIT", {})])[0]
+        self.committed = True
+        return _dicts(context)
+
+
+class _SingleTx(Tx):
+    """One flight, its own implicit transaction (see Database.single)."""
+
+    def __init__(self, db: Database):
+        self._db = db
+        self.conn: pg8000.native.Connection | None = None
+        self._after_commit = []
+
+    @property
+    def _conn(self) -> pg8000.native.Connection:
+        raise TypeError("single() sends exactly one flight")
+
+    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        return self._send([(sql, params)])[0]
+
+    def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        if self.conn is not None:
+            raise TypeError("single() sends exactly one flight; use transaction() for more")
+        conn, reused = self._db._acquire()
+        if reused and looks_dead(conn):
+            _close_quietly(conn)
+            log.warning("database connection dropped while idle; reconnecting before sending")
+            conn = self._db._connect()
+        self.conn = conn
+        return send(conn, statements)
+
+
 class _ReaderTx(Tx):
     def __init__(self, db: Database):
         self._db = db
@@ -407,16 +607,27 @@ class _ReaderTx(Tx):
         return self.conn
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        return self._send([(sql, params)])[0]
+
+    def _send(self, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
         if self.conn is None:
-            self.conn, context = self._db._start(sql, params)
-            return context
-        return run(self.conn, sql, params)
+            self.conn, contexts = self._db._start(statements)
+            return contexts
+        return _flight(self.conn, statements)
 
     def execute(self, sql: str, **params: Any) -> int:
         raise TypeError("reader() is for reads; use transaction() to write")
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         raise TypeError("reader() never commits; use transaction() to write")
+
+
+def _flight(conn: pg8000.native.Connection, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """One statement as db.run sends it, several pipelined in one flight."""
+    if len(statements) == 1:
+        sql, params = statements[0]
+        return [run(conn, sql, params)]
+    return send(conn, statements)
 
 
 def _run_after_commit(tx: Tx) -> None:

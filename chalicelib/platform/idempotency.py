@@ -66,7 +66,7 @@ class IdempotencyService:
 
     def execute(self, scope: str, key: str, request_hash: str, operation: Callable[[Tx], tuple[int, Any]]) -> Outcome:
         """Run `operation(tx)` at most once per (scope, key); its (status, JSON body) is what replays."""
-        with self._db.transaction() as tx:
+        with self._db.single() as tx:  # one statement, its own transaction: one round trip
             keys.register(tx, scope, key, request_hash)
         deadline = time.monotonic() + self._wait
         while True:

@@ -57,7 +57,8 @@ def restart(tx: Tx, scope: str, key: str, request_hash: str) -> None:
 
 
 def complete(tx: Tx, scope: str, key: str, status_code: int, body: Any) -> None:
-    tx.execute(
+    """Store the response: the transaction's last statement, sent together with its COMMIT."""
+    tx.finish(
         "UPDATE idempotency_keys SET status_code = :c, response_body = :b, completed_at = now() "
         "WHERE scope = :s AND idem_key = :k",
         s=scope,

@@ -77,10 +77,11 @@ class EarningService:
         self._validate(request, now)
         with self._db.transaction(natural_keys=PURCHASE_NATURAL_KEYS) as tx:
             member_id = self._member(tx, request)
-            locked = members.lock(tx, member_id)
+            locked, ctx = purchases.lock_member_with_context(  # one round trip
+                tx, partner_id, request.external_id, member_id, now, self._policy.window_days
+            )
             if locked is None:
                 raise NotFound("Unknown member.", code="MEMBER_NOT_FOUND")
-            ctx = purchases.context(tx, partner_id, request.external_id, member_id, now, self._policy.window_days)
             if ctx.existing is not None:
                 return self._replay(tx, ctx.existing, member_id, request)
 

@@ -35,8 +35,9 @@ from uuid import UUID, uuid4
 from ..events import outbox
 from ..platform import paging
 from ..platform.db import UNIQUE_VIOLATION, Tx, sqlstate
-from ..platform.errors import Conflict, InsufficientPoints
+from ..platform.errors import Conflict
 from ..platform.logs import request_id_var
+from ..platform.outcomes import LedgerInvariantBroken, money_outcomes
 from .models import CreditPart, ImportedAccount, LedgerEntry, LedgerType, OpenedAccounts, OrderedItem, Posting, Tier
 
 _ENTRY_COLUMNS = "id, member_id, entry_type, points, description, order_id, created_at"
@@ -45,8 +46,7 @@ _ENTRY_COLUMNS = "id, member_id, entry_type, points, description, order_id, crea
 EARNING_TYPES = ("EARN", "BONUS", "PROMOTION")
 
 
-class LedgerInvariantBroken(RuntimeError):
-    """Lots do not cover the balance: a bug, never a user error. Rolls the transaction back."""
+__all__ = ["LedgerInvariantBroken"]  # raised here and by the SQL functions (platform/outcomes.py)
 
 
 def _insert_entry(
@@ -134,29 +134,35 @@ def debit(
     created_by: str | None = None,
     now: datetime | None = None,
 ) -> Posting:
-    """Take points, soonest-expiring lots first. Raises InsufficientPoints and writes nothing if short.
+    """Take points, soonest-expiring lots first. Raises InsufficientPoints if short (the caller's
+    transaction then rolls back, so nothing is written).
 
-    The one shared spend path: checkout, orders, reservations and negative adjustments all come
-    through here. It first locks the member row and expires the member's lapsed lots (as of `now`,
+    The one shared spend path: checkout and orders (inside the SQL function `order_place`),
+    reservations and negative adjustments all come through `ledger_debit` (migration 0011). It first
+    locks the member row, vests due credits and expires the member's lapsed lots (as of `now`,
     default: the transaction's start), so points are never spent after their expiry instant.
     """
     if points <= 0:
         raise ValueError("debit needs a positive amount")
-    if lock_and_settle(tx, member_id, now, why="spend") is None:
-        raise InsufficientPoints(points, None)
-    balance = tx.fetch_value(
-        "UPDATE members SET balance = balance - :p, updated_at = now() "
-        "WHERE id = :m AND balance >= :p RETURNING balance",
-        m=member_id,
-        p=points,
-    )
-    if balance is None:
-        available = tx.fetch_value("SELECT balance FROM members WHERE id = :m", m=member_id)
-        raise InsufficientPoints(points, available)
-    entry = _insert_entry(tx, member_id, entry_type, -points, description, order_id, external_ref, created_by, now)
-    taken = consume_lots(tx, member_id, entry.id, points)
-    if taken != points:
-        raise LedgerInvariantBroken(f"lots of member {member_id} cover {taken} of {points} points")
+    with money_outcomes():
+        row = tx.fetch_one(
+            "SELECT entry_id, created_at, balance, wrote_events "
+            "FROM ledger_debit(:m, :t, :p, :d, :o, :x, :by, CAST(:at AS timestamptz), :r)",
+            m=member_id,
+            t=entry_type,
+            p=points,
+            d=description,
+            o=order_id,
+            x=external_ref,
+            by=created_by,
+            at=now,
+            r=request_id_var.get(),
+        )
+    assert row is not None
+    if row["wrote_events"]:
+        outbox.written(tx)  # lapsed lots expired or due credits vested on the way
+    balance = int(row["balance"])
+    entry = LedgerEntry(row["entry_id"], member_id, entry_type, -points, description, order_id, row["created_at"])
     return Posting(entry, balance + points, balance)
 
 
@@ -165,24 +171,18 @@ def lock_and_settle(tx: Tx, member_id: UUID, now: datetime | None, *, why: str) 
     credits and expire their lapsed lots as of `now` (default: the transaction's start), so what
     follows sees exactly the points spendable at that instant. The instant, or None: no such member.
 
-    One statement when nothing is due or lapsed (the usual case)."""
+    One statement (`ledger_settle`, migration 0011, which `ledger_debit` calls too)."""
     state = tx.fetch_one(
-        "SELECT COALESCE(CAST(:now AS timestamptz), now()) AS at, EXISTS ("
-        "  SELECT 1 FROM point_lots l WHERE l.member_id = m.id AND l.points_remaining > 0"
-        "  AND l.expires_at <= COALESCE(CAST(:now AS timestamptz), now())) AS lapsed, EXISTS ("
-        "  SELECT 1 FROM purchase_credits c WHERE c.member_id = m.id AND c.status = 'PENDING'"
-        "  AND c.vests_at <= COALESCE(CAST(:now AS timestamptz), now())) AS due "
-        "FROM members m WHERE m.id = :m FOR NO KEY UPDATE OF m",
+        "SELECT settled_at, wrote_events FROM ledger_settle(:m, CAST(:now AS timestamptz), :why, :r)",
         m=member_id,
         now=now,
+        why=why,
+        r=request_id_var.get(),
     )
-    if state is None:
-        return None
-    at: datetime = state["at"]
-    if state["due"]:
-        vest_due(tx, [member_id], at, created_by=f"vesting-on-{why}")
-    if state["lapsed"] or state["due"]:  # a credit that vested long ago may have lapsed already
-        expire_lapsed(tx, [member_id], at, created_by=f"expiry-on-{why}")
+    assert state is not None
+    if state["wrote_events"]:
+        outbox.written(tx)
+    at: datetime | None = state["settled_at"]
     return at
 
 
@@ -331,32 +331,8 @@ def take_back(
 
 
 def consume_lots(tx: Tx, member_id: UUID, entry_id: UUID, points: int) -> int:
-    """FIFO by expiry in one statement; the caller holds the member row lock."""
-    taken = tx.fetch_value(
-        """
-        WITH open_lots AS (
-            SELECT id, points_remaining,
-                   SUM(points_remaining) OVER (ORDER BY expires_at, id) - points_remaining AS before
-            FROM point_lots
-            WHERE member_id = :m AND points_remaining > 0
-        ), take AS (
-            SELECT id, LEAST(points_remaining, :p - before) AS points
-            FROM open_lots WHERE before < :p
-        ), updated AS (
-            UPDATE point_lots l SET points_remaining = l.points_remaining - take.points
-            FROM take WHERE l.id = take.id
-            RETURNING l.id, take.points
-        ), allocated AS (
-            INSERT INTO lot_allocations (ledger_entry_id, lot_id, points)
-            SELECT :e, id, points FROM updated
-            RETURNING points
-        )
-        SELECT COALESCE(SUM(points), 0)::bigint FROM allocated
-        """,
-        m=member_id,
-        p=points,
-        e=entry_id,
-    )
+    """FIFO by expiry in one statement (`ledger_consume_lots`); the caller holds the member row lock."""
+    taken = tx.fetch_value("SELECT ledger_consume_lots(:m, :e, :p)", m=member_id, p=points, e=entry_id)
     return int(taken or 0)
 
 
@@ -519,50 +495,11 @@ class Expired:
 
 LotKey = tuple[UUID, datetime, UUID]  # (member_id, expires_at, lot id): the expiry job's batch order
 
-_EXPIRE_SQL = """
-WITH lapsed AS MATERIALIZED (
-    SELECT l.id, l.ctid AS tid, l.member_id, l.points_remaining AS points, l.expiry_count + 1 AS seq, l.earned_at,
-           gen_random_uuid() AS entry_id
-    FROM point_lots l
-    WHERE l.member_id = ANY(CAST(:members AS uuid[]))
-      AND l.points_remaining > 0 AND l.expires_at <= CAST(:now AS timestamptz)
-      {range}
-), entries AS (
-    INSERT INTO ledger_entries (id, member_id, entry_type, points, description, external_ref, created_by)
-    SELECT entry_id, member_id, 'EXPIRE', -points,
-           'Points expired (earned ' || to_char(earned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')',
-           'expire:' || id || ':' || seq, CAST(:by AS text)
-    FROM lapsed
-), lots AS (
-    UPDATE point_lots l SET points_remaining = 0, expiry_count = lapsed.seq
-    FROM lapsed WHERE l.ctid = lapsed.tid  -- the row just read, under the member lock: no index probe
-), allocations AS (
-    INSERT INTO lot_allocations (ledger_entry_id, lot_id, points)
-    SELECT entry_id, id, points FROM lapsed
-), per_member AS (
-    SELECT member_id, SUM(points)::bigint AS points, count(*)::int AS lots FROM lapsed GROUP BY member_id
-), balances AS (
-    UPDATE members m SET balance = m.balance - p.points, updated_at = now()
-    FROM per_member p WHERE m.id = p.member_id
-    RETURNING m.id, m.balance
-), events AS (
-    INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id)
-    SELECT 'PointsExpired', p.member_id,
-           jsonb_build_object('member_id', p.member_id, 'points', p.points, 'lots', p.lots,
-                              'balance', b.balance, 'as_of', CAST(:now AS timestamptz)),
-           CAST(:request_id AS text)
-    FROM per_member p JOIN balances b ON b.id = p.member_id
+_EXPIRE_SQL = (
+    "SELECT points, lots, members FROM ledger_expire_lapsed(CAST(:members AS uuid[]), CAST(:now AS timestamptz), "
+    ":by, :request_id, CAST(:a_m AS uuid), CAST(:a_at AS timestamptz), CAST(:a_id AS uuid), "
+    "CAST(:z_m AS uuid), CAST(:z_at AS timestamptz), CAST(:z_id AS uuid))"
 )
-SELECT COALESCE((SELECT SUM(points) FROM per_member), 0)::bigint AS points,
-       COALESCE((SELECT SUM(lots) FROM per_member), 0)::int AS lots,
-       (SELECT count(*) FROM per_member)::int AS members
-"""
-_EXPIRE_RANGE = (
-    "AND (l.member_id, l.expires_at, l.id) > (CAST(:a_m AS uuid), CAST(:a_at AS timestamptz), CAST(:a_id AS uuid)) "
-    "AND (l.member_id, l.expires_at, l.id) <= (CAST(:z_m AS uuid), CAST(:z_at AS timestamptz), CAST(:z_id AS uuid))"
-)
-_EXPIRE_ALL = _EXPIRE_SQL.format(range="")
-_EXPIRE_IN_RANGE = _EXPIRE_SQL.format(range=_EXPIRE_RANGE)
 
 
 def expire_lapsed(
@@ -589,13 +526,8 @@ def expire_lapsed(
         "by": created_by,
         "request_id": request_id_var.get(),
     }
-    if after is not None or through is not None:
-        assert after is not None, "a range needs both ends"
-        assert through is not None, "a range needs both ends"
-        params.update(a_m=after[0], a_at=after[1], a_id=after[2], z_m=through[0], z_at=through[1], z_id=through[2])
-        row = tx.fetch_one(_EXPIRE_IN_RANGE, **params)
-    else:
-        row = tx.fetch_one(_EXPIRE_ALL, **params)
+    params.update(_range(after, through))
+    row = tx.fetch_one(_EXPIRE_SQL, **params)
     assert row is not None
     if row["members"]:
         outbox.written(tx)  # the statement wrote PointsExpired events
@@ -613,48 +545,27 @@ class Vested:
 
 CreditKey = tuple[UUID, datetime, UUID]  # (member_id, vests_at, credit id): the vesting job's batch order
 
-_VEST_SQL = """
-WITH due AS MATERIALIZED (
-    SELECT c.id, c.member_id, c.entry_type, c.points - c.points_cancelled AS points, c.description,
-           c.external_ref, c.vests_at, c.lot_expires_at
-    FROM purchase_credits c
-    WHERE c.member_id = ANY(CAST(:members AS uuid[]))
-      AND c.status = 'PENDING' AND c.vests_at <= CAST(:now AS timestamptz)
-      {range}
-), posted AS (
-    UPDATE purchase_credits c SET status = 'POSTED' FROM due WHERE c.id = due.id
-), entries AS (
-    -- stamped with the vesting instant, whenever the job runs: tiers and lots count from then
-    INSERT INTO ledger_entries (id, member_id, entry_type, points, description, external_ref, created_by, created_at)
-    SELECT id, member_id, entry_type, points, description, external_ref, CAST(:by AS text), vests_at FROM due
-), lots AS (
-    INSERT INTO point_lots (member_id, ledger_entry_id, points_earned, points_remaining, earned_at, expires_at)
-    SELECT member_id, id, points, points, vests_at, lot_expires_at FROM due
-), per_member AS (
-    SELECT member_id, SUM(points)::bigint AS points, count(*)::int AS credits FROM due GROUP BY member_id
-), balances AS (
-    UPDATE members m SET balance = m.balance + p.points, lifetime_earned = m.lifetime_earned + p.points,
-           updated_at = now()
-    FROM per_member p WHERE m.id = p.member_id
-    RETURNING m.id, m.balance
-), events AS (
-    INSERT INTO outbox_events (event_type, aggregate_id, payload, request_id)
-    SELECT 'PointsVested', p.member_id,
-           jsonb_build_object('member_id', p.member_id, 'points', p.points, 'credits', p.credits,
-                              'balance', b.balance, 'as_of', CAST(:now AS timestamptz)),
-           CAST(:request_id AS text)
-    FROM per_member p JOIN balances b ON b.id = p.member_id
+_VEST_SQL = (
+    "SELECT points, credits, members FROM ledger_vest_due(CAST(:members AS uuid[]), CAST(:now AS timestamptz), "
+    ":by, :request_id, CAST(:a_m AS uuid), CAST(:a_at AS timestamptz), CAST(:a_id AS uuid), "
+    "CAST(:z_m AS uuid), CAST(:z_at AS timestamptz), CAST(:z_id AS uuid))"
 )
-SELECT COALESCE((SELECT SUM(points) FROM per_member), 0)::bigint AS points,
-       COALESCE((SELECT SUM(credits) FROM per_member), 0)::int AS credits,
-       ARRAY(SELECT member_id FROM per_member ORDER BY member_id) AS members
-"""
-_VEST_RANGE = (
-    "AND (c.member_id, c.vests_at, c.id) > (CAST(:a_m AS uuid), CAST(:a_at AS timestamptz), CAST(:a_id AS uuid)) "
-    "AND (c.member_id, c.vests_at, c.id) <= (CAST(:z_m AS uuid), CAST(:z_at AS timestamptz), CAST(:z_id AS uuid))"
-)
-_VEST_ALL = _VEST_SQL.format(range="")
-_VEST_IN_RANGE = _VEST_SQL.format(range=_VEST_RANGE)
+
+
+def _range(after: tuple[UUID, datetime, UUID] | None, through: tuple[UUID, datetime, UUID] | None) -> dict[str, Any]:
+    """The batch range of a job as the functions' parameters (all None: no range)."""
+    if after is None and through is None:
+        return dict.fromkeys(("a_m", "a_at", "a_id", "z_m", "z_at", "z_id"))
+    assert after is not None, "a range needs both ends"
+    assert through is not None, "a range needs both ends"
+    return {
+        "a_m": after[0],
+        "a_at": after[1],
+        "a_id": after[2],
+        "z_m": through[0],
+        "z_at": through[1],
+        "z_id": through[2],
+    }
 
 
 def vest_due(
@@ -681,13 +592,8 @@ def vest_due(
         "by": created_by,
         "request_id": request_id_var.get(),
     }
-    if after is not None or through is not None:
-        assert after is not None, "a range needs both ends"
-        assert through is not None, "a range needs both ends"
-        params.update(a_m=after[0], a_at=after[1], a_id=after[2], z_m=through[0], z_at=through[1], z_id=through[2])
-        row = tx.fetch_one(_VEST_IN_RANGE, **params)
-    else:
-        row = tx.fetch_one(_VEST_ALL, **params)
+    params.update(_range(after, through))
+    row = tx.fetch_one(_VEST_SQL, **params)
     assert row is not None
     vested = list(row["members"] or [])
     if vested:

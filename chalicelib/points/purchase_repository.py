@@ -11,10 +11,20 @@ from typing import Any
 from uuid import UUID
 
 from ..events import outbox
+from ..members import repository as members
 from ..platform.db import Tx
 from ..platform.logs import request_id_var
 from .ledger_repository import CreditKey
-from .models import CreditPart, CreditStatus, LedgerEntry, PromotionAward, Purchase, RunningPromotion, Tier
+from .models import (
+    Balance,
+    CreditPart,
+    CreditStatus,
+    LedgerEntry,
+    PromotionAward,
+    Purchase,
+    RunningPromotion,
+    Tier,
+)
 from .tier_repository import qualifying_sql
 
 _COLUMNS = (
@@ -59,26 +69,40 @@ WHERE pr.active AND pr.ends_at > ctx.at AND pr.starts_at <= ctx.at
 """
 
 
-def context(
+def lock_member_with_context(
     tx: Tx, partner_id: UUID, external_id: str, member_id: UUID, now: datetime | None, window_days: int
-) -> PurchaseContext:
-    """The purchase's instant (`now`, or the clock after the member lock), a repeat of the same
-    report, the member's qualifying points and first-purchase status, and the running promotions."""
+) -> tuple[Balance | None, PurchaseContext]:
+    """The member row locked (members.lock), then the purchase's context, in one round trip (the
+    statements run in that order, so the context is read under the lock): the purchase's instant
+    (`now`, or the clock after the member lock), a repeat of the same report, the member's qualifying
+    points and first-purchase status, and the running promotions. The context of a member that is not
+    found is meaningless (the caller stops at None)."""
+    locked, found = tx.fetch_many(
+        (members.LOCK_SQL, {"id": member_id}),
+        _context_statement(partner_id, external_id, member_id, now, window_days),
+    )
+    return (Balance(**locked[0]) if locked else None), _context_of(found[0])
+
+
+def _context_statement(
+    partner_id: UUID, external_id: str, member_id: UUID, now: datetime | None, window_days: int
+) -> tuple[str, dict[str, Any]]:
     prefixed = ", ".join(f"p.{c.strip()} AS p_{c.strip()}" for c in _COLUMNS.split(","))
-    row = tx.fetch_one(
+    sql = (
         "WITH ctx AS MATERIALIZED (SELECT COALESCE(CAST(:now AS timestamptz), clock_timestamp()) AS at) "
         "SELECT ctx.at, "
         f"  ({qualifying_sql('ctx.at')}) AS qualifying, "
         "  NOT EXISTS (SELECT 1 FROM partner_purchases WHERE member_id = :m) AS first_purchase, "
         f"  ({_RUNNING}) AS promotions, {prefixed} "
-        "FROM ctx LEFT JOIN partner_purchases p ON p.partner_id = :partner AND p.external_id = :x",
-        now=now,
-        m=member_id,
-        days=window_days,
-        partner=partner_id,
-        x=external_id,
+        "FROM ctx LEFT JOIN partner_purchases p ON p.partner_id = :partner AND p.external_id = :x"
     )
-    assert row is not None
+    return (
+        sql,
+        {"now": now, "m": member_id, "days": window_days, "partner": partner_id, "x": external_id},
+    )
+
+
+def _context_of(row: dict[str, Any]) -> PurchaseContext:
     existing = None
     if row["p_id"] is not None:
         existing = Purchase(**{k[2:]: v for k, v in row.items() if k.startswith("p_")})

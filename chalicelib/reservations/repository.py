@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from ..orders.models import LineDraft
 from ..platform.db import Tx
 from .models import Reservation
 
@@ -22,8 +23,8 @@ def insert(
     hold_entry_id: UUID,
     hold_minutes: int,
 ) -> Reservation:
-    row = tx.row(
-        Reservation,
+    """The hold's row: the transaction's last statement, sent together with its COMMIT."""
+    [found] = tx.finish(
         "INSERT INTO reservations (id, member_id, product_id, quantity, points, hold_entry_id, expires_at) "
         "VALUES (:r, :m, :p, :q, :pts, :e, now() + make_interval(mins => CAST(:mins AS int))) "
         f"RETURNING {_COLUMNS}",
@@ -35,8 +36,7 @@ def insert(
         e=hold_entry_id,
         mins=hold_minutes,
     )
-    assert row is not None
-    return row
+    return Reservation(**found)
 
 
 def get(tx: Tx, reservation_id: UUID, member_id: UUID) -> Reservation | None:
@@ -48,16 +48,30 @@ def get(tx: Tx, reservation_id: UUID, member_id: UUID) -> Reservation | None:
     )
 
 
-def claim_for_purchase(tx: Tx, reservation_id: UUID, member_id: UUID) -> Reservation | None:
-    """HELD and unexpired -> PURCHASED; None when the hold is not (or no longer) purchasable."""
-    return tx.row(
-        Reservation,
-        "UPDATE reservations SET status = 'PURCHASED', updated_at = now() "
+def claim_for_purchase(tx: Tx, reservation_id: UUID, member_id: UUID) -> tuple[Reservation, LineDraft] | None:
+    """HELD and unexpired -> PURCHASED, with the order line it becomes (the product as it is now, at the
+    price held), in one statement; None when the hold is not (or no longer) purchasable."""
+    row = tx.fetch_one(
+        "WITH claimed AS (UPDATE reservations SET status = 'PURCHASED', updated_at = now() "
         "WHERE id = :r AND member_id = :m AND status = 'HELD' AND expires_at > now() "
-        f"RETURNING {_COLUMNS}",
+        f"RETURNING {_COLUMNS}) "
+        "SELECT c.*, p.name AS product_name, p.description AS product_description, p.image_url AS product_image_url "
+        "FROM claimed c JOIN products p ON p.id = c.product_id",  # products are deactivated, never deleted
         r=reservation_id,
         m=member_id,
     )
+    if row is None:
+        return None
+    held = Reservation(**{k: v for k, v in row.items() if not k.startswith("product_") or k == "product_id"})
+    line = LineDraft(
+        held.product_id,
+        row["product_name"],
+        row["product_description"],
+        row["product_image_url"],
+        held.quantity,
+        held.points // held.quantity,
+    )
+    return held, line
 
 
 def attach_order(tx: Tx, reservation_id: UUID, order_id: UUID) -> None:

@@ -1,7 +1,7 @@
 """Reservations: hold stock and points for a while, then purchase (-> an order), release or let expire.
 
 The hold is real money movement, so it is a ledger row: a SPEND debit (FIFO lots, like any spend),
-and stock is taken with products.take_stock. Ending a hold:
+and stock is taken with the conditional decrement (products.take_priced). Ending a hold:
 - purchase: the hold's debit becomes the order's payment (orders.payment_entry_id), no new charge;
 - release (member) / expiry (the job): ledger.refund of that debit (the very lots) + restock.
 Each is a conditional `UPDATE reservations ... WHERE status = 'HELD'`, so when a purchase races
@@ -15,7 +15,7 @@ from uuid import UUID
 
 from ..catalog import repository as products
 from ..orders import repository as orders
-from ..orders.models import LineDraft, Order
+from ..orders.models import Order
 from ..orders.placement import order_from_hold
 from ..platform.config import Settings
 from ..platform.db import Database, Tx
@@ -36,16 +36,16 @@ class ReservationService:
     def hold(self, member_id: UUID, item_id: UUID, quantity: int) -> Reservation:
         """Take the stock, debit the points, record the hold (expires in RESERVATION_HOLD_MINUTES)."""
         with self._db.transaction() as tx:
-            product = products.get_active(tx, item_id)
-            if product is None:
-                raise NotFound("Unknown item.", code="ITEM_NOT_FOUND")
-            if not products.take_stock(tx, item_id, quantity):
+            taken = products.take_priced(tx, item_id, quantity)  # stock taken and priced in one statement
+            if taken is None:
+                product = products.get_active(tx, item_id)
+                if product is None:
+                    raise NotFound("Unknown item.", code="ITEM_NOT_FOUND")
                 raise OutOfStock(product.name)
-            points = product.points_price * quantity
+            name, unit_points = taken
+            points = unit_points * quantity
             reservation_id = uuid.uuid4()
-            posting = ledger.debit(
-                tx, member_id, "SPEND", points, f"Reservation {reservation_id}: {quantity} x {product.name}"
-            )
+            posting = ledger.debit(tx, member_id, "SPEND", points, f"Reservation {reservation_id}: {quantity} x {name}")
             row = reservations.insert(
                 tx,
                 reservation_id,
@@ -60,12 +60,10 @@ class ReservationService:
 
     def purchase(self, tx: Tx, member_id: UUID, reservation_id: UUID) -> Order:
         """In the caller's transaction (the Idempotency-Key's): HELD -> PURCHASED, and its order."""
-        row = reservations.claim_for_purchase(tx, reservation_id, member_id)
-        if row is None:
+        claimed = reservations.claim_for_purchase(tx, reservation_id, member_id)
+        if claimed is None:
             raise self._not_purchasable(tx, member_id, reservation_id)
-        product = products.get_any(tx, row.product_id)
-        assert product is not None  # products are deactivated, never deleted
-        line = LineDraft.of(product, row.quantity, unit_points_price=row.points // row.quantity)
+        row, line = claimed
         order_id = order_from_hold(tx, member_id, [line], row.hold_entry_id)
         reservations.attach_order(tx, row.id, order_id)
         order = orders.get(tx, order_id)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support.fixtures import reset_database_state
+from tests.support.roundtrips import flights  # noqa: F401  (a fixture: round trips counted on the wire helpers)
 
 
 @pytest.fixture(autouse=True)

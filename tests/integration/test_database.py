@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import pytest
@@ -70,25 +72,35 @@ def test_killed_idle_connection_is_replaced_transparently(api, db, tokens):
     assert api.get("/prod/products").status_code == 200
 
 
-def test_connection_killed_mid_checkout_writes_nothing_and_next_request_succeeds(
-    api, db, tokens, product_ids, monkeypatch
-):
-    from chalicelib.points import ledger_repository as ledger
-
+def test_connection_killed_mid_checkout_writes_nothing_and_next_request_succeeds(api, db, tokens, product_ids):
+    """The checkout is one statement (cart_checkout) that is its own transaction: the server drops the
+    connection while it runs (blocked on a product row another session holds), so nothing commits."""
     token = tokens("midway@example.com")
     api.post("/prod/cart/item", token=token, json_body={"id": product_ids["T-TEE"], "quantity": 1})
-    real_debit = ledger.debit
-
-    def debit_then_lose_connection(tx, *args, **kwargs):
-        posting = real_debit(tx, *args, **kwargs)
-        tx.execute("SELECT pg_terminate_backend(pg_backend_pid())")  # the server drops us mid-transaction
-        return posting
-
-    monkeypatch.setattr("chalicelib.orders.placement.ledger.debit", debit_then_lose_connection)
-    response = api.post("/prod/cart/checkout", token=token)
+    blocker = Database(Settings(database_url=db._settings.database_url))
+    responses: list = []
+    try:
+        with blocker.transaction() as tx:
+            tx.execute("SELECT 1 FROM products WHERE sku = 'T-TEE' FOR UPDATE")
+            checkout = threading.Thread(target=lambda: responses.append(api.post("/prod/cart/checkout", token=token)))
+            checkout.start()
+            waiting: list = []
+            for _ in range(200):
+                waiting = tx.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                    "AND wait_event_type = 'Lock' AND query LIKE '%cart_checkout%'"
+                )
+                if waiting:
+                    break
+                time.sleep(0.02)
+            assert waiting, "the checkout never waited for the product row"
+            tx.fetch("SELECT pg_terminate_backend(:pid)", pid=waiting[0]["pid"])  # mid-transaction
+            checkout.join(10)
+    finally:
+        blocker.close()
+    [response] = responses
     assert response.status_code == 503
     assert response.json_body["code"] == "DATABASE_UNAVAILABLE"
-    monkeypatch.undo()
 
     with db.reader() as tx:
         assert tx.fetch_value("SELECT count(*) FROM orders") == 0
@@ -96,6 +108,26 @@ def test_connection_killed_mid_checkout_writes_nothing_and_next_request_succeeds
         assert tx.fetch_value("SELECT count(*) FROM ledger_entries WHERE entry_type = 'SPEND'") == 0
     assert api.get("/prod/points", token=token).json_body["points"] == 1000
     api.post("/prod/cart/item", token=token, json_body={"id": product_ids["T-TEE"], "quantity": 1})
+    assert api.post("/prod/cart/checkout", token=token).json_body["success"] is True
+
+
+def test_killed_idle_connection_is_replaced_before_a_single_flight_write(api, db, tokens, product_ids):
+    """add-to-cart and checkout are one statement each, never resent once sent: a pooled connection the
+    server has closed is found dead before sending (docs/performance.md, "Retrying a flight")."""
+    token = tokens("single-reconnect@example.com")
+    assert api.get("/prod/points", token=token).status_code == 200
+    admin = Database(Settings(database_url=db._settings.database_url))
+    try:
+        assert kill_app_connections(admin) >= 1
+    finally:
+        admin.close()
+    added = api.post("/prod/cart/item", token=token, json_body={"id": product_ids["T-TEE"], "quantity": 1})
+    assert added.status_code == 201
+    admin = Database(Settings(database_url=db._settings.database_url))
+    try:
+        assert kill_app_connections(admin) >= 1
+    finally:
+        admin.close()
     assert api.post("/prod/cart/checkout", token=token).json_body["success"] is True
 
 
