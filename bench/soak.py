@@ -48,6 +48,7 @@ import argparse
 import dataclasses
 import json
 import os
+import queue
 import random
 import subprocess
 import sys
@@ -100,6 +101,15 @@ EXPECTED: dict[str, frozenset[int]] = {
     "reservation_buy": frozenset({201}),
     "reservation_release": frozenset({200}),
 }
+
+
+# -- child protocol: the app logs to stdout as in Lambda, so our replies carry a marker ------------
+MARKER = "@@soak "
+
+
+def _reply(text: str) -> None:
+    sys.stdout.write(MARKER + text + "\n")
+    sys.stdout.flush()
 
 
 # -- the traffic container ------------------------------------------------------------------------
@@ -315,7 +325,7 @@ def traffic_main() -> int:
     for _ in range(int(config.get("warmup", 20))):
         traffic.step()
     traffic.stats.clear()
-    print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
+    _reply(json.dumps({"ready": True, "pid": os.getpid()}))
     until = float(json.loads(sys.stdin.readline())["until"])
     times0, started = os.times(), time.monotonic()
     while time.monotonic() < until:
@@ -323,9 +333,9 @@ def traffic_main() -> int:
         if traffic.think:
             time.sleep(traffic.think)
     times1 = os.times()
-    print(json.dumps({"worker": traffic.worker, "elapsed_s": time.monotonic() - started,
+    _reply(json.dumps({"worker": traffic.worker, "elapsed_s": time.monotonic() - started,
                       "cpu_s": (times1.user + times1.system) - (times0.user + times0.system),
-                      "stats": traffic.stats}), flush=True)
+                      "stats": traffic.stats}))
     return 0
 
 
@@ -416,20 +426,20 @@ def events_main(pollers: int) -> int:
             crons.append(source)
     for thread in threads:
         thread.start()
-    print(json.dumps({"ready": True, "pid": os.getpid(), "crons": [s.function.name for s in crons]}), flush=True)
+    _reply(json.dumps({"ready": True, "pid": os.getpid(), "crons": [s.function.name for s in crons]}))
     for line in sys.stdin:
         command = line.strip()
         if command == "daily":
             for source in crons:
                 invoke(source)
-            print(json.dumps({"daily": "done"}), flush=True)
+            _reply(json.dumps({"daily": "done"}))
         elif command == "relay":  # settling: what the next relay_outbox fire would do, now
             for source in sources.schedules:
                 if source.function.name == "relay_outbox":
                     invoke(source)
-            print(json.dumps({"relay": "done"}), flush=True)
+            _reply(json.dumps({"relay": "done"}))
         elif command == "depth":
-            print(json.dumps({"depth": _queue_depth(sqs, os.environ.get("ORDER_EVENTS_QUEUE_URL"))}), flush=True)
+            _reply(json.dumps({"depth": _queue_depth(sqs, os.environ.get("ORDER_EVENTS_QUEUE_URL"))}))
         elif command == "stop":
             break
     stop.set()
@@ -437,7 +447,7 @@ def events_main(pollers: int) -> int:
         thread.join(30)
     sqs_stats["dlq_messages"] = _queue_depth(sqs, os.environ.get("ORDER_EVENTS_DLQ_URL"))
     sqs_stats["queue_messages"] = _queue_depth(sqs, os.environ.get("ORDER_EVENTS_QUEUE_URL"))
-    print(json.dumps({"sqs": sqs_stats, "jobs": jobs}), flush=True)
+    _reply(json.dumps({"sqs": sqs_stats, "jobs": jobs}))
     return 0
 
 
@@ -454,10 +464,13 @@ class Child:
     def __init__(self, role: str, env: dict[str, str], config: dict[str, Any] | None = None,
                  extra: list[str] | None = None) -> None:
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
+        self.logged: list[str] = []
+        self.replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.soak", "--role", role, *(extra or [])],
                                      cwd=str(ROOT), env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      bufsize=1)
+        threading.Thread(target=self._drain, daemon=True).start()
         if config is not None:
             self.send(json.dumps(config))
 
@@ -466,14 +479,24 @@ class Child:
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
-    def read(self) -> dict[str, Any]:
+    def _drain(self) -> None:
+        """A thread per child reads its stdout (so the pipe never fills): replies to the queue, the rest kept."""
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
+        for line in self.proc.stdout:
+            if line.startswith(MARKER):
+                self.replies.put(dict(json.loads(line[len(MARKER):])))
+            else:
+                self.logged.append(line.rstrip("\n"))
+        self.replies.put(None)
+
+    def read(self) -> dict[str, Any]:
+        """The next reply; lines the app logged to stdout on the way are kept in `logged`."""
+        reply = self.replies.get()
+        if reply is None:
             self.proc.wait(10)
             self.log.seek(0)
             raise RuntimeError(f"child exited ({self.proc.returncode}):\n{self.log.read()[-4000:]}")
-        return json.loads(line)
+        return reply
 
     def stderr_tail(self, chars: int = 2000) -> str:
         self.log.seek(0)
@@ -672,6 +695,7 @@ def run(args: argparse.Namespace) -> tuple[Result, bool]:
             events.send("stop")
             event_stats = events.read()
         finally:
+            logged = [line for child in [*traffic, events] for line in child.logged]
             for child in [*traffic, events]:
                 child.close()
         say(f"settled in {settle_s:.1f} s" if settled else "did not settle")
@@ -679,13 +703,13 @@ def run(args: argparse.Namespace) -> tuple[Result, bool]:
         summary = summarise(db)
         # the daily jobs' results (reconciliation drift in particular)
     report_ok = _report(result, args, results, event_stats, invariants, summary, seconds, settle_s, bound_s,
-                        machine, role)
+                        machine, role, logged)
     return result, report_ok
 
 
 def _report(result: Result, args: argparse.Namespace, results: list[dict[str, Any]], event_stats: dict[str, Any],
             invariants: dict[str, Any], summary: dict[str, Any], seconds: float, settle_s: float, bound_s: float,
-            machine: dict[str, Any], role: str) -> bool:
+            machine: dict[str, Any], role: str, logged: list[str]) -> bool:
     kinds: dict[str, dict[str, Any]] = {}
     for r in results:
         for kind, s in r["stats"].items():
@@ -748,6 +772,20 @@ def _report(result: Result, args: argparse.Namespace, results: list[dict[str, An
         ("ledger entries", ", ".join(f"{t}: {n:,}" for t, n in summary["ledger_entries"].items())),
         ("settled after the traffic", f"{settle_s:.1f} s"),
     ]
+    levels: Counter[str] = Counter()
+    samples: dict[str, str] = {}
+    for line in logged:
+        try:
+            entry = json.loads(line)
+            level = str(entry.get("level", "?")) if isinstance(entry, dict) else "text"
+        except ValueError:
+            level = "text"
+        levels[level] += 1
+        samples.setdefault(level, line[:400])
+    result.rows.append(("log lines on stdout (LOG_LEVEL=ERROR)",
+                        ", ".join(f"{lv}: {n}" for lv, n in levels.items()) or "none"))
+    for level, line in samples.items():
+        result.rows.append((f"  first {level}", line))
     violations = 0
     for name, found in invariants.items():
         violations += found["count"]
@@ -761,6 +799,7 @@ def _report(result: Result, args: argparse.Namespace, results: list[dict[str, An
     result.data = {"machine": machine, "args": vars(args), "requests": total, "seconds": seconds,
                    "statuses": dict(statuses), "per_operation": per_op, "sqs": sqs, "jobs": event_stats["jobs"],
                    "summary": summary, "invariants": invariants, "settle_s": settle_s, "bound_s": bound_s,
+                   "logged": logged[:200], "logged_lines": len(logged),
                    "app_cpu_s": app_cpu}
     return result.ok
 
