@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-unit test-integration test-e2e browser-test fuzz fuzz-short faults faults-short lint format \
-	reset token jobs dead-letters bench bench-quick migrate clean-venv package deploy deploy-check
+	reset token jobs dead-letters bench bench-quick soak migrate clean-venv package deploy deploy-check
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +95,11 @@ bench: $(STAMP)
 # The same in ~2-3 minutes (small N, short phases): re-measure after each change.
 bench-quick: $(STAMP)
 	$(PY) -m bench.run_all --quick
+
+# 10 minutes of mixed traffic through Lambda-shaped containers with the SQS processor and schedules, then
+# the invariants (bench/soak.py; not in CI). ARGS='--minutes 1' for a short run.
+soak: $(STAMP)
+	$(PY) -m bench.soak $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

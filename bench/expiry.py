@@ -18,8 +18,10 @@ so drift on a shared machine hits both sides alike. All runs must end in the sam
 EXPIRE rows and their keys, lot totals, allocations, event points).
 Targets (issue 11): job time <= 1.3 x statement time; job peak RSS < 150 MB.
 
-  python -m bench.expiry [--members 200000] [--lots-per-member 5] [--batch-size 5000] [--repeats 2]
-                         [--max-wal-size 8GB] [--json out.json]
+  python -m bench.expiry [--members 200000] [--lots-per-member 5] [--batch-size N] [--repeats 2]
+                         [--max-wal-size 8GB] [--shared-buffers 1GB] [--profile] [--json out.json]
+  --profile: per run, the top statements from pg_stat_statements (time, blocks read/dirtied/written, WAL,
+  full-page images) and the checkpoints during the run: where the job loses to the statement.
   (env: BENCH_EXPIRY_MEMBERS, BENCH_EXPIRY_LOTS_PER_MEMBER, BENCH_EXPIRY_REPEATS, BENCH_EXPIRY_MAX_WAL_SIZE,
    BENCH_DATABASE_URL)
 """
@@ -121,7 +123,8 @@ def _log(message: str) -> None:
 
 
 def run(members: int | None = None, per_member: int | None = None, batch_size: int | None = None,
-        max_wal_size: str | None = None, repeats: int | None = None) -> Result:
+        max_wal_size: str | None = None, repeats: int | None = None, shared_buffers: str | None = None,
+        profile: bool = False) -> Result:
     members = members or env_int("BENCH_EXPIRY_MEMBERS", 200_000)
     per_member = per_member or env_int("BENCH_EXPIRY_LOTS_PER_MEMBER", 5)
     repeats = repeats or env_int("BENCH_EXPIRY_REPEATS", 2)
@@ -131,7 +134,14 @@ def run(members: int | None = None, per_member: int | None = None, batch_size: i
     runs = [kind for pair in order for kind in pair]
     result = Result("expiry", f"Expiry job vs one set-based statement: {lots:,} lots of {members:,} members")
     samples: dict[str, list[dict]] = {"statement": [], "job": []}
-    with postgres("xanadu_bench_expiry_base", log=lambda m: _log(m.strip())) as db:
+    with postgres("xanadu_bench_expiry_base", log=lambda m: _log(m.strip()), statement_stats=profile,
+                  track_planning=False) as db:
+        if shared_buffers and db.pg is not None:  # a restart: only on the embedded server
+            conn = db.conn()
+            conn.run(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
+            conn.close()
+            db.pg.stop()
+            db.pg.start()
         conn = db.conn()
         if max_wal_size:  # checkpoint spacing: fewer checkpoints, fewer full-page images in the WAL
             conn.run(f"ALTER SYSTEM SET max_wal_size = '{max_wal_size}'")
@@ -154,7 +164,14 @@ def run(members: int | None = None, per_member: int | None = None, batch_size: i
             admin.run(f'CREATE DATABASE "{copy}" TEMPLATE "xanadu_bench_expiry_base"')
             admin.close()
             db.checkpoint()
+            before = _profile_start(db, copy) if profile else None
             sample = _run_statement(db, copy, now) if kind == "statement" else _run_job(db, copy, now, batch_size)
+            if before is not None:
+                sample["profile"] = _profile_end(db, copy, before)
+                _log(f"{kind} #{len(samples[kind]) + 1} profile: {sample['profile']['checkpoints']} checkpoints; "
+                     "calls, ms, blocks read/dirtied/written, WAL MB, full-page images, statement:")
+                for row in sample["profile"]["statements"]:
+                    _log("    " + " ".join(str(v) for v in row))
             samples[kind].append(sample)
             _log(f"{kind} #{len(samples[kind])}: {sample['lots']:,} lots, {sample['points']:,} points in "
                  f"{sample['seconds']:.2f}s, WAL {sample['wal_mb']:,.0f} MB"
@@ -236,6 +253,30 @@ def _run_job(db, database: str, now: datetime, batch_size: int | None) -> dict:
     return sample
 
 
+def _profile_start(db, database: str) -> int:
+    conn = db.conn(database)
+    try:
+        conn.run("SELECT pg_stat_statements_reset()")
+        return int(conn.run("SELECT num_timed + num_requested FROM pg_stat_checkpointer")[0][0])
+    finally:
+        conn.close()
+
+
+def _profile_end(db, database: str, checkpoints_before: int) -> dict:
+    conn = db.conn(database)
+    try:
+        rows = conn.run(
+            "SELECT calls, round(total_exec_time)::bigint, shared_blks_read, shared_blks_dirtied, shared_blks_written, "
+            " round(wal_bytes / 1048576.0)::bigint, wal_fpi, left(regexp_replace(query, '\\s+', ' ', 'g'), 70) "
+            "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE 'SELECT (SELECT md5%' "
+            "ORDER BY total_exec_time DESC LIMIT 3")
+        checkpoints = int(conn.run("SELECT num_timed + num_requested FROM pg_stat_checkpointer")[0][0])
+    finally:
+        conn.close()
+    return {"checkpoints": checkpoints - checkpoints_before, "statements": [list(r) for r in rows]}
+
+
 def _wal(conn) -> int:
     return int(conn.run("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")[0][0])
 
@@ -273,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="set the server's max_wal_size first (e.g. 8GB); default: leave it")
     parser.add_argument("--repeats", type=int, default=None,
                         help="statement/job pairs, run ABBA (default $BENCH_EXPIRY_REPEATS or 2)")
+    parser.add_argument("--shared-buffers", default=os.environ.get("BENCH_EXPIRY_SHARED_BUFFERS"),
+                        help="restart the embedded server with this shared_buffers first (e.g. 1GB); default: 128MB")
+    parser.add_argument("--profile", action="store_true",
+                        help="pg_stat_statements per run: time, blocks, WAL and full-page images per statement")
     parser.add_argument("--json", help="also write the result as JSON to this path")
     parser.add_argument("--child-job", help=argparse.SUPPRESS)
     parser.add_argument("--now", help=argparse.SUPPRESS)
@@ -281,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         return child_job(args.child_job, args.now, args.batch_size)
     from bench.common import finish
 
-    return finish(run(args.members, args.lots_per_member, args.batch_size, args.max_wal_size, args.repeats),
-                  args.json)
+    return finish(run(args.members, args.lots_per_member, args.batch_size, args.max_wal_size, args.repeats,
+                      args.shared_buffers, args.profile), args.json)
 
 
 if __name__ == "__main__":

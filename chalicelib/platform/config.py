@@ -100,7 +100,9 @@ class Settings:
     gold_multiplier: Decimal = Field(default=Decimal("1.5"), gt=0, le=10, decimal_places=3)
     max_purchase_usd: Decimal = Field(default=Decimal("100000.00"), gt=0, decimal_places=2)
     # Lots per expiry batch (one transaction each); members per batch for the other points jobs.
-    expiry_batch_size: int = Field(default=5_000, ge=1, le=100_000)
+    # 10,000: each batch revisits lot pages spread over the whole table, so fewer batches cost less I/O
+    # (1,000,000 lots: 1.00x one set-based statement vs 1.36x at 5,000); a batch holds its members ~1.4 s.
+    expiry_batch_size: int = Field(default=10_000, ge=1, le=100_000)
     points_job_batch_size: int = Field(default=1_000, ge=1, le=100_000)
     expiry_notice_days: int = Field(default=30, ge=1)
     # -- returns, pending points, promotions (docs/points.md sections 10-13) --
