@@ -32,7 +32,7 @@ from ..platform.config import Settings
 from ..platform.db import Database, Tx
 from ..platform.errors import Conflict, NotFound, ValidationFailed
 from . import ledger_repository as ledger
-from . import promotion_policy
+from . import promotion_policy, tier_repository
 from . import promotion_repository as promotions
 from . import purchase_repository as purchases
 from .models import CreditPart, LedgerEntry, PromotionAward, Purchase, RecordedPurchase
@@ -101,7 +101,10 @@ class EarningService:
             lifetime = timedelta(days=self._settings.lot_lifetime_days)
             vests_at = ctx.at + timedelta(days=pending_days) if pending_days and points else None
             entries: list[LedgerEntry] = []
-            balance, tier_after = locked.balance, locked.tier
+            # The tier after the purchase is the one its qualifying points give, not the member row's: points
+            # may have left the window since the tier job last ran (then the purchase was priced at the lower
+            # tier, and its answer and the member row must say so too).
+            balance, tier_after = locked.balance, tier
             if points and vests_at is None:
                 tier_after = self._policy.tier_for(ctx.qualifying + points)
                 # A unique violation here (the same external_id for another member, credited by a transaction that
@@ -115,6 +118,8 @@ class EarningService:
                     created_by=f"partner:{partner_id}",
                     tier=tier_after if tier_after != locked.tier else None,
                 )
+            elif tier_after != locked.tier:
+                tier_repository.refresh_tier(tx, member_id, ctx.at, self._policy)
             base_entry = self._base_entry(parts, entries, member_id, ctx.at, vests_at)
             event_type = "PointsPending" if vests_at else "PointsEarned"
             row = purchases.insert(

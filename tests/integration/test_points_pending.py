@@ -389,3 +389,18 @@ def test_the_vesting_job_killed_mid_run_and_run_again_vests_everything_once(db, 
             "SELECT SUM((payload->>'points')::bigint) FROM outbox_events WHERE event_type = 'PointsVested'"
         )
     assert events == sum(10 + (i + 1) * 10 for i in range(20))
+
+
+def test_a_purchase_after_points_left_the_window_reports_and_stores_the_lower_tier(db):
+    """Found by the ledger state machine: 5,000 points earned at T0 made the member SILVER; a year and an
+    hour later (before the tier job ran) a purchase was priced at BRONZE but answered tier_after SILVER,
+    the member row's stale tier."""
+    loyalty = Loyalty(db, points_pending_days=0)
+    member = new_member(db, "aged-out@example.com")
+    assert loyalty.buy(member, "P-1", "500.00", at=T0).purchase.tier_after == "SILVER"
+    later = loyalty.buy(member, "P-2", "0.01", at=T0 + timedelta(days=365, hours=1)).purchase
+    assert (later.tier, later.points, later.tier_after) == ("BRONZE", 0, "BRONZE")
+    with db.reader() as tx:
+        assert tx.fetch_value("SELECT tier FROM members WHERE id = :m", m=member) == "BRONZE"
+    earning = loyalty.buy(member, "P-3", "10.00", at=T0 + timedelta(days=365, hours=2)).purchase
+    assert (earning.tier, earning.points, earning.tier_after) == ("BRONZE", 100, "BRONZE")
