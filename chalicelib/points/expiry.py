@@ -28,13 +28,14 @@ from uuid import UUID
 from ..adapters.email import Notifier
 from ..members import repository as members
 from ..platform.config import Settings
-from ..platform.db import Database
+from ..platform.db import Database, Tx
 from ..platform.jobs import Progress, ShouldStop, db_now
 from ..platform.logs import get_logger
 from . import ledger_repository as ledger
 from . import lot_repository as lots
 from .ledger_repository import LotKey
 from .lot_repository import LapsedLot
+from .member_batches import MemberBatches
 
 log = get_logger(__name__)
 
@@ -88,52 +89,25 @@ class ExpiryService:
     ) -> ExpiryReport:
         """Expire every lot lapsed as of `now` (default: the database's clock at the start)."""
         now = now or db_now(self._db)
-        size = batch_size or self._settings.expiry_batch_size
         report = ExpiryReport()
         started = time.perf_counter()
-        cursor = START
-        skipped: list[UUID] = []
-        while True:
-            if should_stop and should_stop():
-                report.stopped_early = True
-                break
-            with self._db.transaction() as tx:
-                batch = lots.lock_expiry_batch(tx, now, cursor, size)
-                if batch.candidates == 0:
-                    break
-                assert batch.through is not None
-                done = ledger.expire_lapsed(tx, batch.locked, now, after=cursor, through=batch.through)
-            skipped.extend(batch.skipped)
+
+        def expire(tx: Tx, members: list[UUID], after: LotKey | None, through: LotKey | None) -> ledger.Expired:
+            return ledger.expire_lapsed(tx, members, now, after=after, through=through)
+
+        def committed(done: ledger.Expired, swept: int) -> None:
+            report.swept_members += swept
             self._count(report, done, started)
             if progress:
                 progress(report)
-            cursor = batch.through
-            if batch.candidates < size:
-                break
-        if not report.stopped_early:
-            self._sweep(sorted(set(skipped), key=str), now, size, report, started, progress)
+
+        def claim(tx: Tx, after: LotKey, size: int) -> lots.ExpiryBatch:
+            return lots.lock_expiry_batch(tx, now, after, size)
+
+        batches = MemberBatches(self._db, claim, expire, committed)
+        report.stopped_early = batches.run(START, batch_size or self._settings.expiry_batch_size, should_stop)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
-
-    def _sweep(
-        self,
-        member_ids: list[UUID],
-        now: datetime,
-        size: int,
-        report: ExpiryReport,
-        started: float,
-        progress: Progress | None,
-    ) -> None:
-        """Members skipped because another transaction held them: wait for them this time."""
-        for i in range(0, len(member_ids), size):
-            chunk = member_ids[i : i + size]
-            with self._db.transaction() as tx:
-                locked = lots.lock_members(tx, chunk)
-                done = ledger.expire_lapsed(tx, locked, now)
-            report.swept_members += len(chunk)
-            self._count(report, done, started)
-            if progress:
-                progress(report)
 
     @staticmethod
     def _count(report: ExpiryReport, done: ledger.Expired, started: float) -> None:

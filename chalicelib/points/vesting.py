@@ -27,13 +27,13 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from ..platform.config import Settings
-from ..platform.db import Database
+from ..platform.db import Database, Tx
 from ..platform.jobs import Progress, ShouldStop, db_now
 from . import ledger_repository as ledger
-from . import lot_repository as lots
 from . import purchase_repository as purchases
 from . import tier_repository
 from .ledger_repository import CreditKey
+from .member_batches import MemberBatches
 from .tier_policy import TierPolicy
 
 START: CreditKey = (UUID(int=0), datetime(1970, 1, 1, tzinfo=UTC), UUID(int=0))
@@ -67,54 +67,28 @@ class VestingService:
     ) -> VestingReport:
         """Vest every pending credit due as of `now` (default: the database's clock at the start)."""
         now = now or db_now(self._db)
-        size = batch_size or self._settings.vesting_batch_size
         report = VestingReport()
         started = time.perf_counter()
-        cursor = START
-        skipped: list[UUID] = []
-        while True:
-            if should_stop and should_stop():
-                report.stopped_early = True
-                break
-            with self._db.transaction() as tx:
-                batch = purchases.lock_vesting_batch(tx, now, cursor, size)
-                if batch.candidates == 0:
-                    break
-                assert batch.through is not None
-                done = ledger.vest_due(tx, batch.locked, now, after=cursor, through=batch.through)
-                changes = tier_repository.apply_tiers(tx, done.member_ids, now, self._policy)
-            skipped.extend(batch.skipped)
-            self._count(report, done, len(changes), started)
+
+        def vest(
+            tx: Tx, members: list[UUID], after: CreditKey | None, through: CreditKey | None
+        ) -> tuple[ledger.Vested, int]:
+            done = ledger.vest_due(tx, members, now, after=after, through=through)
+            return done, len(tier_repository.apply_tiers(tx, done.member_ids, now, self._policy))
+
+        def committed(result: tuple[ledger.Vested, int], swept: int) -> None:
+            report.swept_members += swept
+            self._count(report, result[0], result[1], started)
             if progress:
                 progress(report)
-            cursor = batch.through
-            if batch.candidates < size:
-                break
-        if not report.stopped_early:
-            self._sweep(sorted(set(skipped), key=str), now, size, report, started, progress)
+
+        def claim(tx: Tx, after: CreditKey, size: int) -> purchases.VestingBatch:
+            return purchases.lock_vesting_batch(tx, now, after, size)
+
+        batches = MemberBatches(self._db, claim, vest, committed)
+        report.stopped_early = batches.run(START, batch_size or self._settings.vesting_batch_size, should_stop)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
-
-    def _sweep(
-        self,
-        member_ids: list[UUID],
-        now: datetime,
-        size: int,
-        report: VestingReport,
-        started: float,
-        progress: Progress | None,
-    ) -> None:
-        """Members skipped because another transaction held them: wait for them this time."""
-        for i in range(0, len(member_ids), size):
-            chunk = member_ids[i : i + size]
-            with self._db.transaction() as tx:
-                locked = lots.lock_members(tx, chunk)
-                done = ledger.vest_due(tx, locked, now)
-                changes = tier_repository.apply_tiers(tx, done.member_ids, now, self._policy)
-            report.swept_members += len(chunk)
-            self._count(report, done, len(changes), started)
-            if progress:
-                progress(report)
 
     @staticmethod
     def _count(report: VestingReport, done: ledger.Vested, tier_changes: int, started: float) -> None:
