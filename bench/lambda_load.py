@@ -24,7 +24,7 @@ its equivalence check lives on as integration tests):
 Targets (issue 11): checkout >= 0.35 x pgbench tps with 8 workers; partner purchase >= 0.35 x;
 checkout p50 through the 0.5 ms relay <= 8 ms.
 
-  python -m bench.lambda_load [--workers 8] [--seconds 20] [--quick] [--only checkout,purchase]
+  python -m bench.lambda_load [--workers 8] [--seconds 20] [--quick] [--only checkout,purchase] [--promotions]
                               [--variants today]
   env: BENCH_LAMBDA_WORKERS, BENCH_LAMBDA_SECONDS, BENCH_PGBENCH_SECONDS (total of both halves),
        BENCH_COUNT_ITERATIONS, BENCH_LATENCY_SECONDS, BENCH_RELAY_DELAY_MS, BENCH_DB_ROLE (default
@@ -164,8 +164,9 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 # -- the benchmark ----------------------------------------------------------------------------------
 class Bench:
-    def __init__(self, db: Any, workers: int, variants: list[str], log=print) -> None:
+    def __init__(self, db: Any, workers: int, variants: list[str], log=print, promotions: bool = False) -> None:
         self.db, self.n, self.variants, self.log = db, workers, variants, log
+        self.promotions = promotions
         self.app_url, self.role = app_database_url(db)
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTHONPROFILE")},
                     **app_env(self.app_url), **lambda_env()}
@@ -197,6 +198,17 @@ class Bench:
                 "  expires_at) SELECT member_id, id, :p, :p, created_at, created_at + interval '365 days' FROM e) "
                 "UPDATE members SET balance = balance + :p WHERE id IN (SELECT id FROM m)",
                 emails=emails, p=TOP_UP_POINTS)
+            if self.promotions:
+                # Issue 12's promotions, running for the whole benchmark: a stackable double-points
+                # multiplier without a budget, and a stackable bonus with a (never exhausted) budget, whose
+                # row every purchase locks and updates: the hot row a budgeted promotion is.
+                conn.run(
+                    "INSERT INTO promotions (name, kind, multiplier, bonus_points, starts_at, ends_at, budget_points, "
+                    "  stacking, created_by) VALUES "
+                    "('bench double points', 'MULTIPLIER', 2.0, NULL, now() - interval '1 day', now() + interval '1 day', "
+                    "  NULL, 'STACKABLE', 'bench'), "
+                    "('bench bonus', 'BONUS', NULL, 5, now() - interval '1 day', now() + interval '1 day', "
+                    "  1000000000000, 'STACKABLE', 'bench')")
             products = [str(r[0]) for r in conn.run("SELECT id FROM products WHERE active AND sku NOT LIKE 'bench-%'")]
             members = [str(r[0]) for r in conn.run("SELECT id FROM members WHERE email = ANY(CAST(:e AS text[]))", e=emails)]
         finally:
@@ -348,7 +360,7 @@ class Bench:
 
 
 def run(workers: int | None = None, seconds: float | None = None, quick: bool | None = None,
-        only: list[str] | None = None, variants: list[str] | None = None) -> Result:
+        only: list[str] | None = None, variants: list[str] | None = None, promotions: bool = False) -> Result:
     from bench.pgrelay import RelayProcess
 
     quick = quick if quick is not None else os.environ.get("BENCH_QUICK") == "1"
@@ -362,12 +374,13 @@ def run(workers: int | None = None, seconds: float | None = None, quick: bool | 
     variants = variants or ["today"]
     result = Result("lambda_load", f"Lambda-shaped: {workers} containers calling the handler, vs pgbench TPC-B")
     data: dict[str, Any] = {"workers": workers, "seconds": seconds, "quick": quick, "delay_ms": delay_ms,
+                            "promotions": promotions,
                             "throughput": [], "counts": [], "latency": []}
     print(f"[lambda_load] {workers} workers, {seconds:g}s per throughput phase, scenarios {','.join(scenarios)}, "
-          f"variants {','.join(variants)}{' (quick)' if quick else ''}")
+          f"variants {','.join(variants)}{' (quick)' if quick else ''}{', two promotions running' if promotions else ''}")
     with postgres("xanadu_bench_lambda", stock=1_000_000_000, statement_stats=True, track_planning=False,
                   track_nested=True) as db:
-        bench = Bench(db, workers, variants)
+        bench = Bench(db, workers, variants, promotions=promotions)
         data["role"] = bench.role
         plan = [(s, v) for s in scenarios for v in variants if v == "today" or s in PROTOTYPED]
         latency_scenarios = [s for s in LATENCY_SCENARIOS if s in scenarios and (not quick or s in TARGET_TPS_RATIO)]
@@ -498,12 +511,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated scenarios: " + ",".join(SCENARIOS))
     parser.add_argument("--variants", help="today (the only one since the prototype was adopted)")
     parser.add_argument("--json", help="also write the result as JSON to this path")
+    parser.add_argument("--promotions", action="store_true",
+                        help="run with two promotions active (a 2x multiplier, a budgeted bonus): issue 12")
     args = parser.parse_args(argv)
     from bench.common import finish
 
     only = [s for s in (args.only or "").split(",") if s] or None
     variants = [v for v in (args.variants or "").split(",") if v] or None
-    return finish(run(args.workers, args.seconds, args.quick, only, variants), args.json)
+    return finish(run(args.workers, args.seconds, args.quick, only, variants, args.promotions), args.json)
 
 
 if __name__ == "__main__":
