@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.jobs import killable_job
 from tests.support.points import T0, credit, debit, new_member, refund, state, truncate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,40 +119,7 @@ def test_two_concurrent_runs_beside_spends_equal_one_clean_run(db, expiry, clean
     assert state(db) == clean_state[1]
 
 
-CHILD = r"""
-import os, sys, time
-sys.path.insert(0, os.environ["XANADU_ROOT"])
-from datetime import datetime
-from chalicelib.platform.config import get_settings
-from chalicelib.platform.db import get_database
-from chalicelib.points import ledger_repository as ledger
-from chalicelib.points.expiry import ExpiryService
-
-mode, kill_at = sys.argv[1], int(sys.argv[2])
-batches = 0
-real_expire = ledger.expire_lapsed
-
-def expire_then_hang(*args, **kwargs):
-    # Inside the batch's transaction, after its statement ran and before it commits.
-    global batches
-    result = real_expire(*args, **kwargs)
-    batches += 1
-    if mode == "inside" and batches == kill_at:
-        print("HANGING-UNCOMMITTED", flush=True)
-        time.sleep(60)
-    return result
-
-def progress(report):
-    # After the batch committed, before the next one starts.
-    if mode == "between" and report.batches == kill_at:
-        print("HANGING-COMMITTED", flush=True)
-        time.sleep(60)
-
-ledger.expire_lapsed = expire_then_hang
-ExpiryService(get_database(), get_settings()).run(
-    now=datetime.fromisoformat(sys.argv[3]), batch_size=int(sys.argv[4]), progress=progress)
-print("FINISHED", flush=True)
-"""
+CHILD = killable_job("expiry", "ExpiryService", "expire_lapsed")
 
 
 @pytest.mark.parametrize("mode", ["between", "inside"])

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.support.jobs import killable_job
 from tests.support.ledger import pending
 from tests.support.points import (
     T0,
@@ -314,40 +315,7 @@ def test_amounts_are_exact_decimals(db, loyalty):
     assert recorded.purchase.amount_usd == Decimal("0.19") and recorded.purchase.points == 1
 
 
-VESTING_CHILD = r"""
-import os, sys, time
-sys.path.insert(0, os.environ["XANADU_ROOT"])
-from datetime import datetime
-from chalicelib.platform.config import get_settings
-from chalicelib.platform.db import get_database
-from chalicelib.points import ledger_repository as ledger
-from chalicelib.points.vesting import VestingService
-
-mode, kill_at = sys.argv[1], int(sys.argv[2])
-batches = 0
-real_vest = ledger.vest_due
-
-def vest_then_hang(*args, **kwargs):
-    # Inside the batch's transaction, after its statement ran and before it commits.
-    global batches
-    result = real_vest(*args, **kwargs)
-    batches += 1
-    if mode == "inside" and batches == kill_at:
-        print("HANGING-UNCOMMITTED", flush=True)
-        time.sleep(60)
-    return result
-
-def progress(report):
-    # After the batch committed, before the next one starts.
-    if mode == "between" and report.batches == kill_at:
-        print("HANGING-COMMITTED", flush=True)
-        time.sleep(60)
-
-ledger.vest_due = vest_then_hang
-VestingService(get_database(), get_settings()).run(
-    now=datetime.fromisoformat(sys.argv[3]), batch_size=int(sys.argv[4]), progress=progress)
-print("FINISHED", flush=True)
-"""
+VESTING_CHILD = killable_job("vesting", "VestingService", "vest_due")
 
 
 @pytest.mark.parametrize("mode", ["between", "inside"])
