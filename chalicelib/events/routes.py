@@ -12,6 +12,7 @@ from chalice.app import Response
 from ..platform import http
 from ..platform.errors import ValidationFailed
 from ..platform.routing import Access, Routes, query
+from ..platform.text import utc_instant
 
 if TYPE_CHECKING:
     from .log import EventLog
@@ -55,7 +56,7 @@ def _time(params: dict[str, str], name: str) -> datetime | None:
     if not _RFC3339.match(raw):
         raise _invalid(name, message)
     try:
-        return datetime.fromisoformat(raw.upper().replace(" ", "+"))
+        return utc_instant(datetime.fromisoformat(raw.upper().replace(" ", "+")))
     except ValueError:
         raise _invalid(name, message) from None
 

@@ -11,6 +11,7 @@ from uuid import UUID
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from ..platform.schemas import Body, Out, Text, UtcTimestamp, parse_usd, usd_schema
+from ..platform.text import utc_instant
 from .models import Promotion, PromotionKind, PromotionTerms, Stacking, Tier
 
 StoreId = Text  # as in purchases: 1-128 characters
@@ -42,9 +43,7 @@ def parse_multiplier(value: object) -> Decimal | None:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("needs a time zone (e.g. 2025-01-31T12:00:00Z)")
-    return value
+    return None if value is None else utc_instant(value)
 
 
 _MULTIPLIER_SCHEMA: dict[str, Any] = {

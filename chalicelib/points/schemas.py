@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from ..platform.schemas import Body, Email, Out, Text, UtcTimestamp, parse_usd, usd_schema
+from ..platform.text import utc_instant
 from .models import EntryDetail, EntryStatus, LedgerEntry, LedgerType, RecordedPurchase, RecordedReturn, Standing, Tier
 
 
@@ -169,9 +170,7 @@ class PurchaseRequest(Body):
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("needs a time zone (e.g. 2025-01-31T12:00:00Z)")
-        return value
+        return None if value is None else utc_instant(value)
 
     @model_validator(mode="after")
     def _one_member(self) -> PurchaseRequest:

@@ -114,6 +114,10 @@ def test_json_nan_and_infinity_literals_are_400(api, store):
         ({"email": "a@b.co", "amount_usd": 1}, "external_id"),
         ({"email": "a@b.co", "external_id": "X", "amount_usd": 1, "occurred_at": "2020-01-01T00:00:00"}, "occurred_at"),
         (
+            {"email": "a@b.co", "external_id": "X", "amount_usd": 1, "occurred_at": "0001-01-01T00:00:00+03:04"},
+            "occurred_at",
+        ),
+        (
             {"email": "a@b.co", "external_id": "X", "amount_usd": 1, "occurred_at": "2999-01-01T00:00:00Z"},
             "occurred_at",
         ),

@@ -123,6 +123,8 @@ def test_create_read_list_change_and_delete(api):
         ({"kind": "TRIPLE"}, "kind"),
         ({"stacking": "SOMETIMES"}, "stacking"),
         ({"starts_at": "2030-01-01T00:00:00"}, "starts_at"),  # no time zone
+        ({"starts_at": "0001-01-01T00:00:00+03:04"}, "starts_at"),  # valid text, before year 1 in UTC
+        ({"ends_at": "9999-12-31T23:59:59-01:00"}, "ends_at"),  # after year 9999 in UTC
         ({"ends_at": iso(datetime.now(UTC) + timedelta(hours=1))}, "ends_at"),  # before starts_at
         (
             {"starts_at": iso(datetime(2020, 1, 1, tzinfo=UTC)), "ends_at": iso(datetime(2020, 2, 1, tzinfo=UTC))},
