@@ -478,21 +478,9 @@ class Database:
         connection is checked first and replaced if the server has closed it. After-commit hooks run
         once it committed, as with `transaction()`."""
         tx = _SingleTx(self)
-        try:
+        with self._autocommit(tx):
             yield tx
-        except BaseException as exc:
-            if tx.conn is not None:
-                if _is_dead_connection(exc):
-                    _close_quietly(tx.conn)
-                else:
-                    self._release(tx.conn)  # the implicit transaction ended at the Sync: idle
-            if _is_dead_connection(exc) and isinstance(exc, Exception):
-                raise DatabaseUnavailable() from exc
-            raise
-        else:
-            if tx.conn is not None:
-                self._release(tx.conn)
-            _run_after_commit(tx)
+        _run_after_commit(tx)
 
     @contextmanager
     def reader(self) -> Iterator[Tx]:
@@ -500,21 +488,28 @@ class Database:
 
         A read is safe to repeat, so a stale pooled connection is replaced on its first statement.
         """
-        reader = _ReaderTx(self)
-        try:
+        with self._autocommit(_ReaderTx(self)) as reader:
             yield reader
+
+    @contextmanager
+    def _autocommit(self, tx: _AutocommitTx) -> Iterator[_AutocommitTx]:
+        """The end of single() and reader(): each statement's implicit transaction ended at its Sync, so
+        the connection goes back to the pool whatever happened, unless the server closed it (then it is
+        dropped and the failure is our 503)."""
+        try:
+            yield tx
         except BaseException as exc:
-            if reader.conn is not None:
-                if _is_dead_connection(exc):
-                    _close_quietly(reader.conn)
+            dead = _is_dead_connection(exc)
+            if tx.conn is not None:
+                if dead:
+                    _close_quietly(tx.conn)
                 else:
-                    self._release(reader.conn)
-            if _is_dead_connection(exc) and isinstance(exc, Exception):
+                    self._release(tx.conn)
+            if dead and isinstance(exc, Exception):
                 raise DatabaseUnavailable() from exc
             raise
-        else:
-            if reader.conn is not None:
-                self._release(reader.conn)
+        if tx.conn is not None:
+            self._release(tx.conn)
 
     def close(self) -> None:
         with self._lock:
@@ -620,6 +615,9 @@ class _ReaderTx(Tx):
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         raise TypeError("reader() never commits; use transaction() to write")
+
+
+_AutocommitTx = TypeVar("_AutocommitTx", _SingleTx, _ReaderTx)
 
 
 def _flight(conn: pg8000.native.Connection, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:
